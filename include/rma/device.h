@@ -1,0 +1,176 @@
+// rma/device.h — plugins, devices, memory pools, streams and events.
+//
+// Runtime::get() loads every plugin once per process (the built-in folder,
+// then each RM_PLUGIN_PATH folder) and opens their devices. Device handles
+// are cheap shared references valid until the process ends. Each device has
+// one memory pool shared by every session and tensor on it, and a default
+// stream. All methods are thread safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "rma/config.h"
+#include "rma/plugin.h"
+
+namespace rma {
+
+class DeviceImpl;
+class Plugin;
+
+struct MemoryStats {
+  uint64_t bytes_in_use = 0;     // handed out to tensors
+  uint64_t bytes_cached = 0;     // freed by tensors, kept for reuse
+  uint64_t peak_bytes_in_use = 0;
+  uint64_t device_allocs = 0;    // calls into the plugin's buffer_alloc
+  uint64_t pool_hits = 0;        // allocations served from the cache
+};
+
+// A device allocation from a pool; returned to the pool on destruction.
+class Buffer {
+ public:
+  Buffer(std::shared_ptr<DeviceImpl> device, void* handle, uint64_t size, bool pooled);
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  void* handle() const { return handle_; }  // the plugin's buffer handle
+  uint64_t size() const { return size_; }
+  // Host address of byte 0 when the device shares host memory, else nullptr.
+  void* host_ptr() const;
+
+ private:
+  std::shared_ptr<DeviceImpl> device_;
+  void* handle_;
+  uint64_t size_;
+  bool pooled_;
+};
+
+class Stream;
+class Event;
+
+class Device {
+ public:
+  Device() = default;
+  explicit Device(std::shared_ptr<DeviceImpl> impl) : impl_(std::move(impl)) {}
+
+  bool valid() const { return impl_ != nullptr; }
+  const std::string& name() const;  // "cpu", "opencl:0"
+  const std::string& plugin_name() const;
+  int index() const;
+  rma_device_info info() const;  // memory figures are current
+  bool host_memory() const;      // buffers are host pointers
+  const rma_plugin_api& api() const;
+  rma_device handle() const;
+
+  // Memory from this device's pool (aligned to 64 bytes).
+  std::shared_ptr<Buffer> allocate(uint64_t bytes) const;
+  MemoryStats memory_stats() const;
+  void release_cached_memory() const;  // hands cached blocks back to the plugin
+
+  Stream& default_stream() const;
+  void synchronize() const;  // waits for the default stream
+
+  // RMA_STATUS_OK, or the reason this device declines the call.
+  bool supports(const rma_op_call& call, std::string* reason = nullptr) const;
+
+  bool operator==(const Device& o) const { return impl_ == o.impl_; }
+  bool operator!=(const Device& o) const { return impl_ != o.impl_; }
+  const std::shared_ptr<DeviceImpl>& impl() const { return impl_; }
+
+ private:
+  std::shared_ptr<DeviceImpl> impl_;
+};
+
+class Stream {
+ public:
+  explicit Stream(Device device);  // a new stream on `device`
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  const Device& device() const { return device_; }
+  rma_stream handle() const { return handle_; }
+  void synchronize();
+  void wait(const Event& event);  // later work on this stream waits for event
+
+ private:
+  Device device_;
+  rma_stream handle_ = nullptr;
+};
+
+class Event {
+ public:
+  explicit Event(Device device);
+  ~Event();
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  void record(Stream& stream);
+  void synchronize();
+  rma_event handle() const { return handle_; }
+
+ private:
+  Device device_;
+  rma_event handle_ = nullptr;
+};
+
+struct PluginInfo {
+  std::string name;
+  std::string version;
+  std::string path;
+  uint32_t abi_version;
+  int device_count;
+};
+
+struct SkippedPlugin {
+  std::string path;
+  std::string reason;
+};
+
+class Runtime {
+ public:
+  // The process-wide runtime; the first call loads plugins with
+  // Config{}.with_environment() unless init() came first.
+  static Runtime& get();
+  // Configures the runtime before first use; an error once it is running.
+  static Runtime& init(const Config& config);
+
+  const Config& config() const { return config_; }  // environment applied
+  const std::vector<PluginInfo>& plugins() const { return plugins_; }
+  const std::vector<SkippedPlugin>& skipped_plugins() const { return skipped_; }
+  std::vector<Device> devices() const;
+
+  // "cpu", "cpu:0", "opencl:1", a plugin's own prefix, or "auto".
+  // Throws Error(kNotFound) listing the devices present.
+  Device device(const std::string& spec) const;
+  // The configured device (Config::device, RM_DEVICE overriding).
+  Device default_device() const;
+  // `auto`: the first accelerator (non-CPU) that supports every op in `ops`
+  // (all ops when empty), in plugin load order; else the CPU.
+  Device auto_device(const std::vector<rma_op>& ops = {}) const;
+
+  std::string cache_dir() const;
+
+  ~Runtime();
+
+ private:
+  explicit Runtime(Config config);
+  void load_plugins();
+  void load_plugin_file(const std::string& path);
+
+  Config config_;
+  std::vector<std::unique_ptr<Plugin>> loaded_;
+  std::vector<PluginInfo> plugins_;
+  std::vector<SkippedPlugin> skipped_;
+  std::vector<Device> devices_;
+  rma_host_api host_api_{};
+};
+
+// Folder the built-in plugins were installed to (next to librma).
+std::string builtin_plugin_dir();
+
+}  // namespace rma

@@ -1,0 +1,119 @@
+// rma/ops.h — the op interface, C++ side.
+//
+// Each function checks its arguments against the op's schema once (an
+// rma::Error names the op, the argument, what was expected and what came),
+// allocates outputs on the inputs' device, and runs the op there through the
+// device's plugin on its default stream. All tensor arguments must be on one
+// device: nothing is copied implicitly. Optional tensors are passed as
+// Tensor{} (undefined). Semantics: docs/ops.md and include/rma/plugin.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rma/plugin.h"
+#include "rma/tensor.h"
+
+namespace rma {
+
+std::string_view op_name(rma_op op);
+std::optional<rma_op> parse_op(std::string_view name);
+std::vector<rma_op> all_ops();
+
+enum class Activation : int32_t {
+  kNone = RMA_ACT_NONE,
+  kRelu = RMA_ACT_RELU,
+  kLeakyRelu = RMA_ACT_LEAKY_RELU,
+  kGelu = RMA_ACT_GELU,
+  kGeluTanh = RMA_ACT_GELU_TANH,
+  kSilu = RMA_ACT_SILU,
+  kSigmoid = RMA_ACT_SIGMOID,
+  kTanh = RMA_ACT_TANH,
+};
+
+// Attribute structs with the ABI's defaults filled in.
+rma_linear_attrs linear_attrs(Activation act = Activation::kNone, bool trans_a = false,
+                              bool trans_b = true, float act_param = 0.01f, float alpha = 1.f);
+rma_norm_attrs norm_attrs(float eps);
+rma_rope_attrs rope_attrs(float theta = 10000.f, rma_rope_style style = RMA_ROPE_NEOX,
+                          int rotary_dim = 0);
+rma_attention_attrs attention_attrs(float scale, bool causal = true, int sliding_window = 0);
+rma_gelu_attrs gelu_attrs(bool approximate_tanh = false);
+rma_moe_gating_attrs moe_gating_attrs(int k, bool renormalize);
+rma_sample_attrs sample_attrs(float temperature = 0.f, int top_k = 0, float top_p = 1.f,
+                              float min_p = 0.f, float repetition_penalty = 1.f,
+                              uint64_t seed = 0);
+rma_softmax_attrs softmax_attrs();
+
+namespace ops {
+
+// The general entry: validates `inputs` and `attrs` against the op's schema,
+// allocates the outputs (or, for in-place ops, checks `outputs` given), runs.
+// Returns the outputs.
+std::vector<Tensor> run(rma_op op, const std::vector<Tensor>& inputs, const void* attrs,
+                        std::vector<Tensor> outputs = {});
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = {},
+              const rma_linear_attrs& attrs = linear_attrs());
+Tensor quant_linear(const Tensor& x, const Tensor& w, const Tensor& bias = {},
+                    const rma_linear_attrs& attrs = linear_attrs());
+Tensor rms_norm(const Tensor& x, const Tensor& w, float eps);
+// Returns {normed, x + residual}.
+std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual, const Tensor& w,
+                                       float eps);
+Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, float eps);
+// Returns {q', k'}.
+std::pair<Tensor, Tensor> rope(const Tensor& q, const Tensor& k, const Tensor& positions,
+                               const rma_rope_attrs& attrs);
+void fill_kv_cache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
+                   Tensor& k_cache, Tensor& v_cache);
+Tensor prefill_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                         const Tensor& cu_seqlens, const rma_attention_attrs& attrs,
+                         const Tensor& alibi_slopes = {});
+Tensor paged_decode_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                              const Tensor& block_table, const Tensor& context_lens,
+                              const rma_attention_attrs& attrs,
+                              const Tensor& alibi_slopes = {});
+Tensor silu_and_mul(const Tensor& x);
+Tensor gelu_and_mul(const Tensor& x, bool approximate_tanh = false);
+// Output dtype: the table's for float tables, else `out_dtype` (default f32).
+Tensor embedding(const Tensor& ids, const Tensor& table,
+                 std::optional<DType> out_dtype = std::nullopt);
+// Returns {weights f32[T,k], ids i32[T,k]}.
+std::pair<Tensor, Tensor> moe_gating_topk_softmax(const Tensor& logits, int k, bool renormalize);
+Tensor sample(const Tensor& logits, const rma_sample_attrs& attrs,
+              const Tensor& prev_tokens = {});
+Tensor softmax(const Tensor& x);
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+
+}  // namespace ops
+
+// ----------------------------------------------------------------- schemas
+// Shape and dtype of one output as the schema gives it.
+struct TensorDesc {
+  Shape shape;
+  DType dtype;
+};
+
+// Checks a call's inputs and attributes; returns the outputs' descriptions.
+// For in-place outputs (fill_kv_cache) `given_outputs` are checked and
+// returned. `out_dtype` picks the output dtype where the op leaves it free
+// (embedding of a quantized table). Throws Error(kInvalidArgument) naming the
+// op and the argument.
+std::vector<TensorDesc> infer_outputs(rma_op op, const std::vector<rma_tensor>& inputs,
+                                      const void* attrs,
+                                      const std::vector<rma_tensor>& given_outputs = {},
+                                      std::optional<DType> out_dtype = std::nullopt);
+
+// Names of an op's inputs and outputs, in order ("x", "w", "bias?"...).
+const std::vector<std::string>& op_input_names(rma_op op);
+const std::vector<std::string>& op_output_names(rma_op op);
+// Bytes of the op's attribute struct (0 when it has none).
+size_t op_attrs_size(rma_op op);
+
+}  // namespace rma

@@ -1,0 +1,420 @@
+/*
+ * rma/plugin.h — the RM Abstract Layer device plugin ABI (C99).
+ *
+ * The only contract between the core and a backend. A backend is a shared
+ * library named `librma_<name>.so` that exports one function,
+ * `rma_plugin_open` (see the end of this file).
+ *
+ * Versioning. Every struct begins with `struct_size` and `abi_version`. The
+ * core passes the highest ABI version it speaks to `rma_plugin_open`; the
+ * plugin answers, in `rma_plugin_api.abi_version`, the version it implements
+ * (at most the core's). A reader must never touch a field beyond
+ * `struct_size`: that is how new fields are appended without breaking old
+ * plugins. Enum values are stable; new values are appended.
+ *
+ * Optional functions may be NULL; the core checks before calling. Required
+ * functions are marked "required".
+ *
+ * Ownership. The core owns every tensor descriptor and attribute struct it
+ * passes; they are valid only for the duration of the call. Buffers returned
+ * by `buffer_alloc` belong to the core until handed back to `buffer_free`.
+ *
+ * Threading. Functions that take a device may be called concurrently from
+ * several threads, each with its own stream; calls on one stream are
+ * serialised by the core.
+ *
+ * Errors. Functions return rma_status; on failure they fill `err->message`
+ * (NUL-terminated, truncated to fit) with what failed and where.
+ */
+#ifndef RMA_PLUGIN_H
+#define RMA_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RMA_ABI_VERSION 1u     /* highest version this header describes */
+#define RMA_ABI_MIN_VERSION 1u /* oldest version the core still accepts */
+#define RMA_PLUGIN_ENTRY_NAME "rma_plugin_open"
+#define RMA_MAX_DIMS 8
+
+#if defined(_WIN32)
+#define RMA_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define RMA_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------ status */
+typedef enum rma_status {
+  RMA_STATUS_OK = 0,
+  RMA_STATUS_INVALID_ARGUMENT = 1, /* bad shapes, dtypes, attributes, ids */
+  RMA_STATUS_UNSUPPORTED = 2,      /* valid request this device cannot run */
+  RMA_STATUS_OUT_OF_MEMORY = 3,
+  RMA_STATUS_DEVICE_ERROR = 4, /* driver or runtime failure */
+  RMA_STATUS_ABI_MISMATCH = 5,
+  RMA_STATUS_INTERNAL = 6,
+  RMA_STATUS_NOT_FOUND = 7
+} rma_status;
+
+typedef struct rma_error {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  char message[1024];
+} rma_error;
+
+/* ------------------------------------------------------------------ dtypes */
+/* Block-quantized types use the GGUF block layouts (see rma/formats.h):
+ * elements are grouped along the innermost dimension in blocks of
+ * rma_dtype_block_elems() and that dimension must be a multiple of it. */
+typedef enum rma_dtype {
+  RMA_DTYPE_F32 = 0,
+  RMA_DTYPE_F16 = 1,
+  RMA_DTYPE_BF16 = 2,
+  RMA_DTYPE_I8 = 3,
+  RMA_DTYPE_I32 = 4,
+  RMA_DTYPE_I64 = 5,
+  RMA_DTYPE_BOOL = 6,
+  RMA_DTYPE_Q8_0 = 7, /* 32 elems: f16 d, int8 qs[32]                 34 B */
+  RMA_DTYPE_Q4_0 = 8, /* 32 elems: f16 d, uint8 qs[16]                18 B */
+  RMA_DTYPE_Q4_1 = 9, /* 32 elems: f16 d, f16 m, uint8 qs[16]         20 B */
+  RMA_DTYPE_Q4_K = 10, /* 256 elems: f16 d, dmin, scales[12], qs[128] 144 B */
+  RMA_DTYPE_Q6_K = 11, /* 256 elems: ql[128], qh[64], i8 sc[16], f16 d 210 B */
+  RMA_DTYPE_COUNT
+} rma_dtype;
+
+/* ----------------------------------------------------------------- tensors */
+/* A tensor as the core hands it to a plugin. Strides are in elements (for
+ * block-quantized types, in logical elements; the innermost stride is 1 and
+ * row strides are multiples of the block size). In ABI v1 the core passes
+ * only dense row-major tensors; strides are given so a backend need not
+ * recompute them. An absent optional tensor has ndim == -1. */
+typedef struct rma_tensor {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t dtype; /* rma_dtype */
+  int32_t ndim;
+  int64_t shape[RMA_MAX_DIMS];
+  int64_t strides[RMA_MAX_DIMS];
+  void* data;      /* buffer handle from buffer_alloc (NULL in queries) */
+  uint64_t offset; /* byte offset of element 0 inside data */
+} rma_tensor;
+
+/* --------------------------------------------------------------------- ops */
+/* The op interface (docs/ops.md has the full semantics). Inputs and outputs
+ * are listed in order; "?" marks an optional input (ndim == -1 if absent).
+ * Outputs are allocated by the core with the shapes the schema gives,
+ * except where marked "in place", where the caller's tensors are updated. */
+typedef enum rma_op {
+  RMA_OP_LINEAR = 0,        /* x, w, bias? -> y                      attrs: rma_linear_attrs */
+  RMA_OP_QUANT_LINEAR = 1,  /* x[T,K], w[N,K] quantized, bias? -> y  attrs: rma_linear_attrs */
+  RMA_OP_RMS_NORM = 2,      /* x[...,H], w[H] -> y                   attrs: rma_norm_attrs */
+  RMA_OP_ADD_RMS_NORM = 3,  /* x, residual, w -> y, x+residual        attrs: rma_norm_attrs */
+  RMA_OP_LAYER_NORM = 4,    /* x, w, b? -> y                         attrs: rma_norm_attrs */
+  RMA_OP_ROPE = 5,          /* q[T,Hq,D], k[T,Hkv,D], positions[T] -> q', k'  attrs: rma_rope_attrs */
+  RMA_OP_FILL_KV_CACHE = 6, /* k[T,Hkv,D], v, slot_mapping[T] -> k_cache, v_cache (in place) */
+  RMA_OP_PREFILL_ATTENTION = 7,      /* q[T,Hq,D], k, v, cu_seqlens[B+1], alibi? -> o   attrs: rma_attention_attrs */
+  RMA_OP_PAGED_DECODE_ATTENTION = 8, /* q[B,Hq,D], k_cache, v_cache, block_table, context_lens, alibi? -> o */
+  RMA_OP_SILU_AND_MUL = 9,  /* x[...,2I] -> y[...,I] */
+  RMA_OP_GELU_AND_MUL = 10, /* x[...,2I] -> y[...,I]                 attrs: rma_gelu_attrs */
+  RMA_OP_EMBEDDING = 11,    /* ids[T], table[V,H] -> x[T,H] */
+  RMA_OP_MOE_GATING_TOPK_SOFTMAX = 12, /* logits[T,E] -> weights[T,k] f32, ids[T,k] i32  attrs: rma_moe_gating_attrs */
+  RMA_OP_SAMPLE = 13,       /* logits[B,V], prev_tokens[B,L]? -> ids[B] i32   attrs: rma_sample_attrs */
+  RMA_OP_SOFTMAX = 14,      /* x -> y over the last axis             attrs: rma_softmax_attrs */
+  RMA_OP_ADD = 15,          /* a, b (numpy broadcasting) -> a + b */
+  RMA_OP_MUL = 16,          /* a, b (numpy broadcasting) -> a * b */
+  RMA_OP_COUNT
+} rma_op;
+
+typedef enum rma_activation {
+  RMA_ACT_NONE = 0,
+  RMA_ACT_RELU = 1,
+  RMA_ACT_LEAKY_RELU = 2, /* slope in activation_param */
+  RMA_ACT_GELU = 3,       /* erf form */
+  RMA_ACT_GELU_TANH = 4,
+  RMA_ACT_SILU = 5,
+  RMA_ACT_SIGMOID = 6,
+  RMA_ACT_TANH = 7
+} rma_activation;
+
+/* linear / quant_linear: y = act(alpha * opA(x) . opB(w) + bias), accumulated
+ * in f32. opA(x) = x[T,K], or x stored [K,T] when trans_a. opB(w) is w
+ * stored [N,K] transposed when trans_b (the linear layout, the default), or w
+ * stored [K,N] as is when !trans_b. quant_linear requires trans_a == 0 and
+ * trans_b == 1. */
+typedef struct rma_linear_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t trans_a;
+  int32_t trans_b;
+  int32_t activation; /* rma_activation */
+  float activation_param;
+  float alpha;
+} rma_linear_attrs;
+
+typedef struct rma_norm_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  float eps;
+} rma_norm_attrs;
+
+typedef enum rma_rope_style {
+  RMA_ROPE_NEOX = 0, /* rotate pairs (i, i + rotary_dim/2) */
+  RMA_ROPE_GPTJ = 1  /* rotate pairs (2i, 2i + 1) */
+} rma_rope_style;
+
+typedef enum rma_rope_scaling {
+  RMA_ROPE_SCALING_NONE = 0,
+  RMA_ROPE_SCALING_LINEAR = 1, /* positions divided by factor */
+  RMA_ROPE_SCALING_LLAMA3 = 2, /* frequency-dependent, Llama 3.1 */
+  RMA_ROPE_SCALING_YARN = 3    /* reserved: rejected by the v1 schema */
+} rma_rope_scaling;
+
+typedef struct rma_rope_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t style;      /* rma_rope_style */
+  int32_t rotary_dim; /* even, <= D; 0 means D. Dims past it pass through. */
+  float theta;        /* frequency base, e.g. 10000 */
+  int32_t scaling;    /* rma_rope_scaling */
+  float factor;
+  float low_freq_factor;  /* llama3 */
+  float high_freq_factor; /* llama3 */
+  int32_t original_max_position; /* llama3 */
+} rma_rope_attrs;
+
+typedef struct rma_attention_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  float scale;            /* softmax scale, usually 1/sqrt(D) */
+  int32_t causal;         /* prefill only */
+  int32_t sliding_window; /* > 0: a query at p sees keys at p-window < j <= p */
+} rma_attention_attrs;
+
+typedef struct rma_gelu_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t approximate; /* 0: erf, 1: tanh */
+} rma_gelu_attrs;
+
+typedef struct rma_moe_gating_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t k;
+  int32_t renormalize;
+} rma_moe_gating_attrs;
+
+typedef struct rma_sample_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  float temperature;        /* <= 0: greedy argmax */
+  int32_t top_k;            /* 0: off */
+  float top_p;              /* 1: off */
+  float min_p;              /* 0: off */
+  float repetition_penalty; /* 1: off */
+  uint64_t seed;
+} rma_sample_attrs;
+
+typedef struct rma_softmax_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t axis; /* -1 (the last axis) is the only value v1 accepts */
+} rma_softmax_attrs;
+
+/* One op invocation. `attrs` points at the op's attribute struct (NULL for
+ * ops without one). In capability queries the tensors' data is NULL. */
+typedef struct rma_op_call {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t op; /* rma_op */
+  int32_t num_inputs;
+  const rma_tensor* inputs;
+  int32_t num_outputs;
+  const rma_tensor* outputs;
+  const void* attrs;
+} rma_op_call;
+
+/* ------------------------------------------------------- graphs (compiling) */
+/* A graph handed to a compiling backend (declared in v1, driven by the graph
+ * compiler). Tensors are referenced by index into `tensors`. */
+typedef struct rma_graph_node {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t op; /* rma_op */
+  const void* attrs;
+  int32_t num_inputs;
+  const int32_t* inputs; /* -1: optional input absent */
+  int32_t num_outputs;
+  const int32_t* outputs;
+} rma_graph_node;
+
+typedef struct rma_graph {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t num_tensors;
+  const rma_tensor* tensors;
+  int32_t num_nodes;
+  const rma_graph_node* nodes;
+} rma_graph;
+
+/* What a compiling backend claims: subgraph_of_node[i] >= 0 groups node i
+ * into that subgraph, -1 leaves it to other devices; cost_of_node[i] is the
+ * backend's estimated time in microseconds. */
+typedef struct rma_partition {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t* subgraph_of_node; /* core-allocated, num_nodes entries */
+  float* cost_of_node;       /* core-allocated, num_nodes entries */
+} rma_partition;
+
+typedef struct rma_blob {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  void* data; /* plugin-allocated; released with blob_free */
+  uint64_t size;
+} rma_blob;
+
+/* ----------------------------------------------------------------- devices */
+typedef enum rma_device_type {
+  RMA_DEVICE_CPU = 0,
+  RMA_DEVICE_GPU = 1,
+  RMA_DEVICE_NPU = 2,
+  RMA_DEVICE_OTHER = 3
+} rma_device_type;
+
+/* Capability bits in rma_device_info.capabilities. */
+#define RMA_CAP_F16 (1ull << 0)
+#define RMA_CAP_BF16 (1ull << 1)
+#define RMA_CAP_QUANTIZED (1ull << 2)
+#define RMA_CAP_HOST_MEMORY (1ull << 3)   /* buffers are host pointers */
+#define RMA_CAP_OP_KERNELS (1ull << 4)    /* runs ops one by one */
+#define RMA_CAP_GRAPH_COMPILE (1ull << 5) /* compiles whole subgraphs */
+#define RMA_CAP_ASYNC (1ull << 6)         /* streams really run asynchronously */
+
+typedef struct rma_device_info {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  char name[128];   /* human-readable model name */
+  char vendor[64];
+  char driver_version[64];
+  char arch[64];    /* e.g. "x86_64 avx512", "sm_90" */
+  int32_t type;     /* rma_device_type */
+  int32_t compute_units;
+  uint64_t memory_total;
+  uint64_t memory_free;
+  uint64_t capabilities; /* RMA_CAP_* */
+} rma_device_info;
+
+typedef struct rma_device_s* rma_device; /* opaque, plugin-defined */
+typedef struct rma_stream_s* rma_stream;
+typedef struct rma_event_s* rma_event;
+typedef struct rma_executable_s* rma_executable;
+
+/* ------------------------------------------------------------ host services */
+typedef enum rma_log_level {
+  RMA_LOG_TRACE = 0,
+  RMA_LOG_DEBUG = 1,
+  RMA_LOG_INFO = 2,
+  RMA_LOG_WARN = 3,
+  RMA_LOG_ERROR = 4
+} rma_log_level;
+
+/* What the core offers a plugin. */
+typedef struct rma_host_api {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  void (*log)(int32_t level, const char* plugin, const char* message);
+  int32_t num_threads;   /* threads a CPU-side backend should use; > 0 */
+  const char* cache_dir; /* folder for the plugin's own caches */
+} rma_host_api;
+
+/* ------------------------------------------------------------- plugin table */
+typedef struct rma_plugin_api {
+  uint32_t struct_size;
+  uint32_t abi_version; /* the version this plugin implements */
+  const char* name;     /* device prefix: "cpu", "opencl", "myvendor" */
+  const char* version;  /* plugin's own version string */
+
+  void (*shutdown)(void); /* optional; called once before unloading */
+
+  /* devices (required) */
+  int32_t (*device_count)(void);
+  rma_status (*device_open)(int32_t index, rma_device* out, rma_error* err);
+  void (*device_close)(rma_device dev);
+  rma_status (*device_get_info)(rma_device dev, rma_device_info* out, rma_error* err);
+
+  /* memory (required, except buffer_host_ptr) */
+  rma_status (*buffer_alloc)(rma_device dev, uint64_t size, uint64_t alignment, void** out,
+                             rma_error* err);
+  void (*buffer_free)(rma_device dev, void* buffer);
+  /* optional: a host pointer to the buffer's bytes when the device shares
+   * host memory, else NULL */
+  void* (*buffer_host_ptr)(rma_device dev, void* buffer);
+
+  /* streams and events (required) */
+  rma_status (*stream_create)(rma_device dev, rma_stream* out, rma_error* err);
+  void (*stream_destroy)(rma_device dev, rma_stream stream);
+  rma_status (*stream_synchronize)(rma_device dev, rma_stream stream, rma_error* err);
+  rma_status (*event_create)(rma_device dev, rma_event* out, rma_error* err);
+  void (*event_destroy)(rma_device dev, rma_event event);
+  rma_status (*event_record)(rma_device dev, rma_event event, rma_stream stream, rma_error* err);
+  rma_status (*event_synchronize)(rma_device dev, rma_event event, rma_error* err);
+  rma_status (*stream_wait_event)(rma_device dev, rma_stream stream, rma_event event,
+                                  rma_error* err);
+
+  /* copies, ordered on `stream` (required). Host memory passed to an
+   * asynchronous copy must stay valid until the stream is synchronised. */
+  rma_status (*copy_host_to_device)(rma_device dev, rma_stream stream, void* dst,
+                                    uint64_t dst_offset, const void* src, uint64_t bytes,
+                                    rma_error* err);
+  rma_status (*copy_device_to_host)(rma_device dev, rma_stream stream, void* dst,
+                                    const void* src, uint64_t src_offset, uint64_t bytes,
+                                    rma_error* err);
+  rma_status (*copy_device_to_device)(rma_device dev, rma_stream stream, void* dst,
+                                      uint64_t dst_offset, const void* src, uint64_t src_offset,
+                                      uint64_t bytes, rma_error* err);
+
+  /* per-op kernels (required when RMA_CAP_OP_KERNELS).
+   * op_supported: RMA_STATUS_OK if this device runs the call as described
+   * (dtypes, shapes, attributes), RMA_STATUS_UNSUPPORTED with the reason in
+   * err otherwise. Tensors' data are NULL. Must be cheap and side-effect
+   * free. op_run: enqueue the op on `stream`. */
+  rma_status (*op_supported)(rma_device dev, const rma_op_call* call, rma_error* err);
+  rma_status (*op_run)(rma_device dev, rma_stream stream, const rma_op_call* call,
+                       rma_error* err);
+
+  /* whole-subgraph compile (required when RMA_CAP_GRAPH_COMPILE, else NULL) */
+  rma_status (*graph_partition)(rma_device dev, const rma_graph* graph, rma_partition* out,
+                                rma_error* err);
+  rma_status (*graph_compile)(rma_device dev, const rma_graph* graph, int32_t subgraph,
+                              rma_blob* out, rma_error* err);
+  void (*blob_free)(rma_blob* blob);
+  rma_status (*executable_load)(rma_device dev, const void* blob, uint64_t size,
+                                rma_executable* out, rma_error* err);
+  rma_status (*executable_run)(rma_device dev, rma_stream stream, rma_executable exe,
+                               int32_t num_inputs, const rma_tensor* inputs,
+                               int32_t num_outputs, const rma_tensor* outputs, rma_error* err);
+  void (*executable_destroy)(rma_device dev, rma_executable exe);
+} rma_plugin_api;
+
+/* The one exported entry point.
+ * core_abi_version: the highest ABI version the core speaks.
+ * host: services offered by the core; valid until shutdown.
+ * out: on success, a table valid until shutdown whose abi_version is
+ *      <= core_abi_version. A plugin that cannot serve core_abi_version
+ *      returns RMA_STATUS_ABI_MISMATCH naming both versions in err.
+ * A plugin with no usable device (no driver, no platform) returns
+ * RMA_STATUS_NOT_FOUND with a one-line reason; the core skips it quietly. */
+typedef rma_status (*rma_plugin_open_fn)(uint32_t core_abi_version, const rma_host_api* host,
+                                         const rma_plugin_api** out, rma_error* err);
+
+RMA_PLUGIN_EXPORT rma_status rma_plugin_open(uint32_t core_abi_version, const rma_host_api* host,
+                                             const rma_plugin_api** out, rma_error* err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RMA_PLUGIN_H */
