@@ -34,6 +34,10 @@ struct ConformanceSummary {
   int unsupported = 0;  // cases the device declined (reported, not failures)
 };
 
+// True when `device` accepts the first f32 conformance case of every op in
+// `ops` (all ops when empty): the test behind device "auto".
+bool device_supports_ops(const Device& device, const std::vector<rma_op>& ops);
+
 // Runs every case on `device`, calling `on_result` as each finishes.
 ConformanceSummary run_conformance(const Device& device, const ConformanceOptions& options,
                                    const std::function<void(const ConformanceResult&)>& on_result);

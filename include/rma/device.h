@@ -74,7 +74,7 @@ class Device {
   Stream& default_stream() const;
   void synchronize() const;  // waits for the default stream
 
-  // RMA_STATUS_OK, or the reason this device declines the call.
+  // Whether the plugin accepts the call; if not, why (in `reason`).
   bool supports(const rma_op_call& call, std::string* reason = nullptr) const;
 
   bool operator==(const Device& o) const { return impl_ == o.impl_; }

@@ -288,7 +288,10 @@ typedef enum rma_device_type {
 #define RMA_CAP_F16 (1ull << 0)
 #define RMA_CAP_BF16 (1ull << 1)
 #define RMA_CAP_QUANTIZED (1ull << 2)
-#define RMA_CAP_HOST_MEMORY (1ull << 3)   /* buffers are host pointers */
+/* Buffers are host memory and a buffer handle is its host address
+ * (buffer_host_ptr(h) == h); the core may then pass host memory it owns
+ * (mmapped weights, numpy arrays) as buffers without copying. */
+#define RMA_CAP_HOST_MEMORY (1ull << 3)
 #define RMA_CAP_OP_KERNELS (1ull << 4)    /* runs ops one by one */
 #define RMA_CAP_GRAPH_COMPILE (1ull << 5) /* compiles whole subgraphs */
 #define RMA_CAP_ASYNC (1ull << 6)         /* streams really run asynchronously */

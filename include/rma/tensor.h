@@ -85,6 +85,7 @@ class Tensor {
 
  private:
   static void check_host_size(uint64_t bytes, const Shape& shape, DType dtype);
+  void copy_from_host_bytes(const void* src, uint64_t bytes);  // into this view, synchronously
 
   std::shared_ptr<Buffer> buffer_;
   uint64_t offset_ = 0;
@@ -92,6 +93,7 @@ class Tensor {
   std::vector<int64_t> strides_;
   DType dtype_ = DType::kF32;
   Device device_;
+  std::shared_ptr<void> keep_alive_;  // owner of wrapped host memory
 };
 
 // An absent optional tensor in the ABI (ndim == -1).

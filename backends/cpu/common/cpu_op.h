@@ -1,0 +1,73 @@
+// What every CPU op module sees: the execution context, the registry its
+// launcher adds itself to, and small helpers over ABI tensors.
+// An op module is backends/cpu/ops/<op>/ with launcher.cpp (registers the
+// op: a `supported` check and a `run` function), config.h (tuning knobs) and
+// kernels/ (its SIMD kernels). Modules depend on the core headers and on
+// this folder only.
+#pragma once
+
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+
+#include "common/thread_pool.h"
+#include "rma/dtype.h"
+#include "rma/plugin.h"
+
+namespace rma::cpu {
+
+struct Context {
+  ThreadPool& pool;
+};
+
+using SupportedFn = rma_status (*)(const rma_op_call& call, rma_error* err);
+using RunFn = rma_status (*)(const Context& ctx, const rma_op_call& call, rma_error* err);
+
+// Called from a launcher's static initialiser (see RMA_CPU_REGISTER_OP).
+bool register_op(rma_op op, SupportedFn supported, RunFn run);
+SupportedFn find_supported(rma_op op);
+RunFn find_run(rma_op op);
+
+#define RMA_CPU_REGISTER_OP(op, supported, run) \
+  static const bool rma_cpu_registered_op_ = ::rma::cpu::register_op(op, supported, run)
+
+// Formats into err->message and returns `status`.
+inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+  }
+  return status;
+}
+
+// ---- tensor helpers (tensors are dense row-major, data is a host pointer)
+inline DType dtype_of(const rma_tensor& t) { return static_cast<DType>(t.dtype); }
+inline bool present(const rma_tensor& t) { return t.ndim >= 0; }
+inline int64_t numel(const rma_tensor& t) {
+  int64_t n = 1;
+  for (int i = 0; i < t.ndim; ++i) n *= t.shape[i];
+  return n;
+}
+inline int64_t last_dim(const rma_tensor& t) { return t.ndim > 0 ? t.shape[t.ndim - 1] : 1; }
+inline int64_t rows(const rma_tensor& t) {
+  const int64_t l = last_dim(t);
+  return l == 0 ? 0 : numel(t) / l;
+}
+template <class T = void>
+inline T* data(const rma_tensor& t) {
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(t.data) + t.offset);
+}
+inline bool is_float_dtype(int32_t dt) {
+  return dt == RMA_DTYPE_F32 || dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16;
+}
+
+// Index tensors hold i32 or i64.
+inline int64_t load_index(const rma_tensor& t, int64_t i) {
+  return t.dtype == RMA_DTYPE_I64 ? data<const int64_t>(t)[i] : data<const int32_t>(t)[i];
+}
+
+}  // namespace rma::cpu

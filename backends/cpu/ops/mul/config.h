@@ -1,0 +1,3 @@
+// Tuning knobs of the cpu mul op: none yet (rows are split evenly across
+// threads by the shared binary_elementwise driver).
+#pragma once

@@ -1,0 +1,121 @@
+#include "rma/device.h"
+
+#include "core/device_impl.h"
+#include "rma/error.h"
+#include "rma/log.h"
+
+namespace rma {
+
+namespace {
+rma_error make_error() { return rma_error{sizeof(rma_error), RMA_ABI_VERSION, {0}}; }
+}  // namespace
+
+// ------------------------------------------------------------------ Buffer
+Buffer::Buffer(std::shared_ptr<DeviceImpl> device, void* handle, uint64_t size, bool pooled)
+    : device_(std::move(device)), handle_(handle), size_(size), pooled_(pooled) {}
+
+Buffer::~Buffer() {
+  // Stream-ordered reuse: every op runs on the device's default stream, so a
+  // block handed out again is only touched after earlier work on it.
+  if (pooled_) device_->pool.release(handle_, size_);
+}
+
+void* Buffer::host_ptr() const {
+  if (!device_->host_memory || !device_->api.buffer_host_ptr) return nullptr;
+  return device_->api.buffer_host_ptr(device_->handle, handle_);
+}
+
+// -------------------------------------------------------------- DeviceImpl
+DeviceImpl::DeviceImpl(const Plugin& p, rma_device h, int i, std::string n)
+    : api(p.api()), handle(h), index(i), name(std::move(n)), plugin_name(p.api().name),
+      pool(*this) {}
+
+DeviceImpl::~DeviceImpl() = default;
+
+// ------------------------------------------------------------------ Device
+const std::string& Device::name() const { return impl_->name; }
+const std::string& Device::plugin_name() const { return impl_->plugin_name; }
+int Device::index() const { return impl_->index; }
+bool Device::host_memory() const { return impl_->host_memory; }
+const rma_plugin_api& Device::api() const { return impl_->api; }
+rma_device Device::handle() const { return impl_->handle; }
+
+rma_device_info Device::info() const {
+  rma_device_info info{};
+  info.struct_size = sizeof(info);
+  info.abi_version = RMA_ABI_VERSION;
+  rma_error err = make_error();
+  check_status(impl_->api.device_get_info(impl_->handle, &info, &err), err, "device_get_info",
+               impl_->name);
+  return info;
+}
+
+std::shared_ptr<Buffer> Device::allocate(uint64_t bytes) const {
+  uint64_t actual = 0;
+  void* h = impl_->pool.allocate(bytes, &actual);
+  return std::make_shared<Buffer>(impl_, h, actual, true);
+}
+
+MemoryStats Device::memory_stats() const { return impl_->pool.stats(); }
+void Device::release_cached_memory() const { impl_->pool.release_cached(); }
+Stream& Device::default_stream() const { return *impl_->default_stream; }
+void Device::synchronize() const { impl_->default_stream->synchronize(); }
+
+bool Device::supports(const rma_op_call& call, std::string* reason) const {
+  if (!impl_->api.op_supported) {
+    if (reason) *reason = "device runs no per-op kernels";
+    return false;
+  }
+  rma_error err = make_error();
+  const rma_status st = impl_->api.op_supported(impl_->handle, &call, &err);
+  if (st != RMA_STATUS_OK && reason) *reason = err.message;
+  return st == RMA_STATUS_OK;
+}
+
+// ------------------------------------------------------------------ Stream
+Stream::Stream(Device device) : device_(std::move(device)) {
+  rma_error err = make_error();
+  check_status(device_.api().stream_create(device_.handle(), &handle_, &err), err,
+               "stream_create", device_.name());
+}
+
+Stream::~Stream() {
+  if (handle_) device_.api().stream_destroy(device_.handle(), handle_);
+}
+
+void Stream::synchronize() {
+  rma_error err = make_error();
+  check_status(device_.api().stream_synchronize(device_.handle(), handle_, &err), err,
+               "stream_synchronize", device_.name());
+}
+
+void Stream::wait(const Event& event) {
+  rma_error err = make_error();
+  check_status(device_.api().stream_wait_event(device_.handle(), handle_, event.handle(), &err),
+               err, "stream_wait_event", device_.name());
+}
+
+// ------------------------------------------------------------------- Event
+Event::Event(Device device) : device_(std::move(device)) {
+  rma_error err = make_error();
+  check_status(device_.api().event_create(device_.handle(), &handle_, &err), err, "event_create",
+               device_.name());
+}
+
+Event::~Event() {
+  if (handle_) device_.api().event_destroy(device_.handle(), handle_);
+}
+
+void Event::record(Stream& stream) {
+  rma_error err = make_error();
+  check_status(device_.api().event_record(device_.handle(), handle_, stream.handle(), &err), err,
+               "event_record", device_.name());
+}
+
+void Event::synchronize() {
+  rma_error err = make_error();
+  check_status(device_.api().event_synchronize(device_.handle(), handle_, &err), err,
+               "event_synchronize", device_.name());
+}
+
+}  // namespace rma

@@ -1,0 +1,195 @@
+// The per-op convenience functions of rma::ops and the attribute helpers.
+// Each op is a thin wrapper over ops::run, which validates (infer_outputs),
+// allocates and dispatches; nothing here checks arguments itself.
+#include "rma/ops.h"
+
+namespace rma {
+
+// ------------------------------------------------------- attribute helpers
+
+rma_linear_attrs linear_attrs(Activation act, bool trans_a, bool trans_b, float act_param,
+                              float alpha) {
+  rma_linear_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.trans_a = trans_a;
+  a.trans_b = trans_b;
+  a.activation = static_cast<int32_t>(act);
+  a.activation_param = act_param;
+  a.alpha = alpha;
+  return a;
+}
+
+rma_norm_attrs norm_attrs(float eps) {
+  rma_norm_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.eps = eps;
+  return a;
+}
+
+rma_rope_attrs rope_attrs(float theta, rma_rope_style style, int rotary_dim) {
+  rma_rope_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.style = style;
+  a.rotary_dim = rotary_dim;
+  a.theta = theta;
+  // No scaling; the llama3 fields hold Llama 3.1's values so that switching
+  // `scaling` on needs only `factor`.
+  a.scaling = RMA_ROPE_SCALING_NONE;
+  a.factor = 1.f;
+  a.low_freq_factor = 1.f;
+  a.high_freq_factor = 4.f;
+  a.original_max_position = 8192;
+  return a;
+}
+
+rma_attention_attrs attention_attrs(float scale, bool causal, int sliding_window) {
+  rma_attention_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.scale = scale;
+  a.causal = causal;
+  a.sliding_window = sliding_window;
+  return a;
+}
+
+rma_gelu_attrs gelu_attrs(bool approximate_tanh) {
+  rma_gelu_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.approximate = approximate_tanh;
+  return a;
+}
+
+rma_moe_gating_attrs moe_gating_attrs(int k, bool renormalize) {
+  rma_moe_gating_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.k = k;
+  a.renormalize = renormalize;
+  return a;
+}
+
+rma_sample_attrs sample_attrs(float temperature, int top_k, float top_p, float min_p,
+                              float repetition_penalty, uint64_t seed) {
+  rma_sample_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.temperature = temperature;
+  a.top_k = top_k;
+  a.top_p = top_p;
+  a.min_p = min_p;
+  a.repetition_penalty = repetition_penalty;
+  a.seed = seed;
+  return a;
+}
+
+rma_softmax_attrs softmax_attrs() {
+  rma_softmax_attrs a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  a.axis = -1;
+  return a;
+}
+
+namespace ops {
+namespace {
+
+// ops::run returns exactly the op's outputs (the schema says how many).
+Tensor first(std::vector<Tensor> outs) { return std::move(outs.at(0)); }
+std::pair<Tensor, Tensor> both(std::vector<Tensor> outs) {
+  return {std::move(outs.at(0)), std::move(outs.at(1))};
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, const rma_linear_attrs& attrs) {
+  return first(run(RMA_OP_LINEAR, {x, w, bias}, &attrs));
+}
+
+Tensor quant_linear(const Tensor& x, const Tensor& w, const Tensor& bias,
+                    const rma_linear_attrs& attrs) {
+  return first(run(RMA_OP_QUANT_LINEAR, {x, w, bias}, &attrs));
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) {
+  const rma_norm_attrs attrs = norm_attrs(eps);
+  return first(run(RMA_OP_RMS_NORM, {x, w}, &attrs));
+}
+
+std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual, const Tensor& w,
+                                       float eps) {
+  const rma_norm_attrs attrs = norm_attrs(eps);
+  return both(run(RMA_OP_ADD_RMS_NORM, {x, residual, w}, &attrs));
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, float eps) {
+  const rma_norm_attrs attrs = norm_attrs(eps);
+  return first(run(RMA_OP_LAYER_NORM, {x, w, b}, &attrs));
+}
+
+std::pair<Tensor, Tensor> rope(const Tensor& q, const Tensor& k, const Tensor& positions,
+                               const rma_rope_attrs& attrs) {
+  return both(run(RMA_OP_ROPE, {q, k, positions}, &attrs));
+}
+
+void fill_kv_cache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping, Tensor& k_cache,
+                   Tensor& v_cache) {
+  // In place: the caches are the outputs, updated in their own storage.
+  run(RMA_OP_FILL_KV_CACHE, {k, v, slot_mapping}, nullptr, {k_cache, v_cache});
+}
+
+Tensor prefill_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                         const Tensor& cu_seqlens, const rma_attention_attrs& attrs,
+                         const Tensor& alibi_slopes) {
+  return first(run(RMA_OP_PREFILL_ATTENTION, {q, k, v, cu_seqlens, alibi_slopes}, &attrs));
+}
+
+Tensor paged_decode_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                              const Tensor& block_table, const Tensor& context_lens,
+                              const rma_attention_attrs& attrs, const Tensor& alibi_slopes) {
+  return first(run(RMA_OP_PAGED_DECODE_ATTENTION,
+                   {q, k_cache, v_cache, block_table, context_lens, alibi_slopes}, &attrs));
+}
+
+Tensor silu_and_mul(const Tensor& x) { return first(run(RMA_OP_SILU_AND_MUL, {x}, nullptr)); }
+
+Tensor gelu_and_mul(const Tensor& x, bool approximate_tanh) {
+  const rma_gelu_attrs attrs = gelu_attrs(approximate_tanh);
+  return first(run(RMA_OP_GELU_AND_MUL, {x}, &attrs));
+}
+
+Tensor embedding(const Tensor& ids, const Tensor& table, std::optional<DType> out_dtype) {
+  // ops::run has no out_dtype: for a quantized table the output is allocated
+  // here in the chosen dtype and given, and the schema takes its dtype as the
+  // choice. A float table's rows keep its dtype, so out_dtype is moot there.
+  if (out_dtype && ids.defined() && table.defined() && is_quantized(table.dtype())) {
+    const std::vector<rma_tensor> abi = {ids.to_abi(), table.to_abi()};
+    const TensorDesc y = infer_outputs(RMA_OP_EMBEDDING, abi, nullptr, {}, out_dtype).at(0);
+    return first(run(RMA_OP_EMBEDDING, {ids, table}, nullptr,
+                     {Tensor::empty(y.shape, y.dtype, table.device())}));
+  }
+  return first(run(RMA_OP_EMBEDDING, {ids, table}, nullptr));
+}
+
+std::pair<Tensor, Tensor> moe_gating_topk_softmax(const Tensor& logits, int k, bool renormalize) {
+  const rma_moe_gating_attrs attrs = moe_gating_attrs(k, renormalize);
+  return both(run(RMA_OP_MOE_GATING_TOPK_SOFTMAX, {logits}, &attrs));
+}
+
+Tensor sample(const Tensor& logits, const rma_sample_attrs& attrs, const Tensor& prev_tokens) {
+  return first(run(RMA_OP_SAMPLE, {logits, prev_tokens}, &attrs));
+}
+
+Tensor softmax(const Tensor& x) {
+  const rma_softmax_attrs attrs = softmax_attrs();
+  return first(run(RMA_OP_SOFTMAX, {x}, &attrs));
+}
+
+Tensor add(const Tensor& a, const Tensor& b) { return first(run(RMA_OP_ADD, {a, b}, nullptr)); }
+Tensor mul(const Tensor& a, const Tensor& b) { return first(run(RMA_OP_MUL, {a, b}, nullptr)); }
+
+}  // namespace ops
+}  // namespace rma
