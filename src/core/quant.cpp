@@ -391,6 +391,7 @@ void dequantize_q6_K(const rma_block_q6_K* x, float* y, int64_t nb) {
 
 void quantize_row(DType dtype, const float* src, void* dst, int64_t n) {
   const int64_t nb = checked_blocks("quantize_row", dtype, n);
+  if (n == 0) return;  // src and dst may be null
   switch (dtype) {
     case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); break;
     case DType::kF16: {
@@ -414,6 +415,7 @@ void quantize_row(DType dtype, const float* src, void* dst, int64_t n) {
 
 void dequantize_row(DType dtype, const void* src, float* dst, int64_t n) {
   const int64_t nb = checked_blocks("dequantize_row", dtype, n);
+  if (n == 0) return;  // src and dst may be null
   switch (dtype) {
     case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); break;
     case DType::kF16: {

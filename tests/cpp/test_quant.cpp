@@ -59,7 +59,7 @@ TEST(QuantQ8_0, HandcraftedBlock) {
   std::vector<float> x(32);
   for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(4 * i - 62);
   x[5] = 127.f;
-  x[3] = 2.5f;   // halves round away from zero, as ggml's roundf
+  x[3] = 2.5f;  // halves round away from zero, as ggml's roundf
   x[4] = -2.5f;
   const std::vector<uint8_t> q = quantize(DType::kQ8_0, x);
   ASSERT_EQ(q.size(), 34u);
@@ -133,7 +133,7 @@ TEST(QuantQ4_K, DequantizesLikeGguf) {
   std::memcpy(blk.data(), &d, 2);
   std::memcpy(blk.data() + 2, &dmin, 2);
   const std::vector<float> y = dequantize(DType::kQ4_K, blk, 256);
-  const float expected[16] = {157.75f, -12.75f, 80.25f, 157.75f, 80.25f, 4.0f,   10.0f, 20.0f,
+  const float expected[16] = {157.75f, -12.75f, 80.25f, 157.75f, 80.25f, 4.0f,   10.0f,  20.0f,
                               210.25f, 107.75f, 96.5f,  40.5f,   211.5f, 262.5f, 69.25f, 24.25f};
   for (int i = 0; i < 16; ++i) EXPECT_EQ(y[kProbe[i]], expected[i]) << "element " << kProbe[i];
   double sum = 0;
@@ -147,8 +147,8 @@ TEST(QuantQ6_K, DequantizesLikeGguf) {
   const uint16_t d = f32_to_f16(0.125f);
   std::memcpy(blk.data() + 208, &d, 2);
   const std::vector<float> y = dequantize(DType::kQ6_K, blk, 256);
-  const float expected[16] = {-163.875f, 142.5f, -14.25f, -11.5f, -1.0f,   -55.125f,
-                              171.5f,    -382.5f, 404.0f, -138.0f, 6.25f,  123.25f,
+  const float expected[16] = {-163.875f, 142.5f,  -14.25f,  -11.5f,  -1.0f, -55.125f,
+                              171.5f,    -382.5f, 404.0f,   -138.0f, 6.25f, 123.25f,
                               319.125f,  43.875f, -150.75f, -18.75f};
   for (int i = 0; i < 16; ++i) EXPECT_EQ(y[kProbe[i]], expected[i]) << "element " << kProbe[i];
   double sum = 0;
@@ -207,8 +207,8 @@ TEST(QuantRoundTrip, Q4_1WithinHalfStep) {
 TEST(QuantRoundTrip, KQuantsKeepDecentError) {
   struct Case {
     DType dtype;
-    double max_rmse;   // relative to the signal
-    float max_error;   // per element, relative to the super-block's amax
+    double max_rmse;  // relative to the signal
+    float max_error;  // per element, relative to the super-block's amax
   };
   for (const Case c : {Case{DType::kQ4_K, 0.085, 0.15f}, Case{DType::kQ6_K, 0.022, 0.04f}}) {
     const std::vector<float> x = random_row(256 * 16, 4);

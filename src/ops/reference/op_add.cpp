@@ -28,7 +28,7 @@ void add(const rma_op_call& call) {
   const int64_t n = numel(y);
   std::vector<float> out(static_cast<size_t>(n));
   std::vector<int64_t> index(static_cast<size_t>(y.ndim), 0);  // of the output element
-  int64_t ia = 0, ib = 0;  // matching offsets in a and b
+  int64_t ia = 0, ib = 0;                                      // matching offsets in a and b
   for (int64_t e = 0; e < n; ++e) {
     out[e] = av[ia] + bv[ib];
     // Advance the multi-index like an odometer, keeping ia and ib in step.

@@ -36,6 +36,7 @@ void store_floats(const rma_tensor& t, int64_t first, const float* v, int64_t n)
 void scatter(const rma_tensor& src, const rma_tensor& cache, const std::vector<int64_t>& slots) {
   const std::vector<float> v = read_floats(src);
   const int64_t row = cache.shape[2] * cache.shape[3];  // Hkv * D
+  if (row == 0) return;
   for (size_t t = 0; t < slots.size(); ++t)
     if (slots[t] >= 0) store_floats(cache, slots[t] * row, v.data() + t * row, row);
 }

@@ -27,8 +27,7 @@ void moe_gating_topk_softmax(const rma_op_call& call) {
     for (int64_t e = 0; e < experts; ++e) p[e] /= sum;
 
     std::iota(order.begin(), order.end(), int64_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return p[a] > p[b]; });
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[a] > p[b]; });
     double kept = 0;
     for (int64_t j = 0; j < k; ++j) kept += p[order[j]];
     for (int64_t j = 0; j < k; ++j) {

@@ -25,8 +25,8 @@ void prefill_attention(const rma_op_call& call) {
     std::string list;
     for (size_t i = 0; i < cu.size(); ++i) list += (i ? ", " : "") + std::to_string(cu[i]);
     throw Error(ErrorCode::kInvalidArgument,
-                "cu_seqlens [" + list + "] must start at 0, not decrease and end at T = " +
-                    std::to_string(tokens),
+                "cu_seqlens [" + list +
+                    "] must start at 0, not decrease and end at T = " + std::to_string(tokens),
                 "prefill_attention");
   }
 

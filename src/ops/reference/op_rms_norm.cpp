@@ -19,8 +19,7 @@ void rms_norm(const rma_op_call& call) {
     double sum_sq = 0;
     for (int64_t i = 0; i < h; ++i) sum_sq += double(row[i]) * row[i];
     const double inv_rms = 1.0 / std::sqrt(sum_sq / double(h) + eps);
-    for (int64_t i = 0; i < h; ++i)
-      out[r * h + i] = static_cast<float>(row[i] * inv_rms * wv[i]);
+    for (int64_t i = 0; i < h; ++i) out[r * h + i] = static_cast<float>(row[i] * inv_rms * wv[i]);
   }
   write_floats(call.outputs[0], out);
 }

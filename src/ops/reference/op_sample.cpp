@@ -107,8 +107,8 @@ void sample(const rma_op_call& call) {
         if (t < 0) continue;  // padding
         if (t >= vocab)
           throw Error(ErrorCode::kInvalidArgument,
-                      "prev_tokens[" + std::to_string(b) + ", " + std::to_string(j) + "] = " +
-                          std::to_string(t) + " is outside the vocabulary [0, " +
+                      "prev_tokens[" + std::to_string(b) + ", " + std::to_string(j) +
+                          "] = " + std::to_string(t) + " is outside the vocabulary [0, " +
                           std::to_string(vocab) + ")",
                       kOp);
         seen.insert(t);

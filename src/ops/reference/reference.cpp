@@ -20,7 +20,7 @@ std::vector<float> read_floats(const rma_tensor& t) {
   std::vector<float> out(n);
   const uint8_t* p = bytes(t);
   switch (dtype_of(t)) {
-    case DType::kF32: std::memcpy(out.data(), p, n * 4); break;
+    case DType::kF32: if (n > 0) std::memcpy(out.data(), p, n * 4); break;
     case DType::kF16:
       for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(reinterpret_cast<const uint16_t*>(p)[i]);
       break;
@@ -58,7 +58,7 @@ void write_floats(const rma_tensor& t, const std::vector<float>& v) {
   uint8_t* p = bytes(t);
   const int64_t n = numel(t);
   switch (dtype_of(t)) {
-    case DType::kF32: std::memcpy(p, v.data(), n * 4); break;
+    case DType::kF32: if (n > 0) std::memcpy(p, v.data(), n * 4); break;
     case DType::kF16:
       for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(p)[i] = f32_to_f16(v[i]);
       break;
