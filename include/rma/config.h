@@ -17,7 +17,7 @@ namespace rma {
 struct Config {
   std::string device = "auto";
   std::vector<std::string> plugin_paths;
-  std::string log_level = "warn";
+  std::string log_level = "info";
   int num_threads = 0;  // 0: the cores available to this process
   std::string cache_dir;  // empty: default
 

@@ -13,7 +13,7 @@ std::shared_ptr<spdlog::logger>& logger() {
   static std::shared_ptr<spdlog::logger> l = [] {
     auto lg = spdlog::stderr_color_mt("rma");
     lg->set_pattern("[rma %^%l%$] %v");
-    lg->set_level(spdlog::level::warn);
+    lg->set_level(spdlog::level::info);
     return lg;
   }();
   return l;
@@ -31,7 +31,7 @@ spdlog::level::level_enum to_spd(Level l) {
   return spdlog::level::warn;
 }
 
-Level g_level = Level::kWarn;
+Level g_level = Level::kInfo;
 
 }  // namespace
 
