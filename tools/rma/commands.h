@@ -1,10 +1,21 @@
 // Subcommands of the `rma` CLI. Each lives in its own cmd_<name>.cpp and
 // registers itself on the app; the callback it installs sets `exit_code`.
+//
+// Exit codes: 0 ok; 1 test failures or a runtime error; 2 a usage error.
+// A callback reports a usage mistake CLI11 cannot see (an unknown device or
+// op name) by throwing UsageError; main() prints "rma: error: <message>" for
+// it and for rma::Error / std::exception.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <stdexcept>
+#include <string>
 
 namespace rma::cli {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 void add_info_command(CLI::App& app, int& exit_code);
 void add_ops_command(CLI::App& app, int& exit_code);

@@ -85,27 +85,31 @@ constexpr Tol kExact{0.5, 0};
 
 // ------------------------------------------------------------ host tensors
 
+// A dense row-major ABI descriptor with `data` as its buffer (NULL in
+// capability queries).
+rma_tensor descriptor(const Shape& shape, DType dtype, void* data) {
+  rma_tensor t{};
+  t.struct_size = sizeof(rma_tensor);
+  t.abi_version = RMA_ABI_VERSION;
+  t.dtype = static_cast<int32_t>(dtype);
+  t.ndim = static_cast<int32_t>(shape.size());
+  const Shape strides = contiguous_strides(shape);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    t.shape[i] = shape[i];
+    t.strides[i] = strides[i];
+  }
+  t.data = data;
+  return t;
+}
+
 struct HostTensor {
   Shape shape;
   DType dtype = DType::kF32;
   std::vector<uint8_t> bytes;  // dense row-major; at least 1 byte so data() is never null
   bool present = true;
 
-  // The ABI descriptor of this tensor with `data` as its buffer.
   rma_tensor abi(void* data) const {
-    if (!present) return absent_tensor();
-    rma_tensor t{};
-    t.struct_size = sizeof(rma_tensor);
-    t.abi_version = RMA_ABI_VERSION;
-    t.dtype = static_cast<int32_t>(dtype);
-    t.ndim = static_cast<int32_t>(shape.size());
-    const Shape strides = contiguous_strides(shape);
-    for (size_t i = 0; i < shape.size(); ++i) {
-      t.shape[i] = shape[i];
-      t.strides[i] = strides[i];
-    }
-    t.data = data;
-    return t;
+    return present ? descriptor(shape, dtype, data) : absent_tensor();
   }
   rma_tensor abi_host() { return abi(present ? bytes.data() : nullptr); }
 };
@@ -197,7 +201,8 @@ class Builder {
     c.dtype = std::move(dtype_label);
     for (size_t i = 0; i < inputs.size() && i < names.size(); ++i)
       if (inputs[i].present)
-        c.shapes += (c.shapes.empty() ? "" : " ") + std::string(names[i]) + compact(inputs[i].shape);
+        c.shapes +=
+            (c.shapes.empty() ? "" : " ") + std::string(names[i]) + compact(inputs[i].shape);
     if (!note.empty()) c.shapes += "; " + note;
     c.inputs = std::move(inputs);
     c.attrs = std::move(attrs);
@@ -205,8 +210,12 @@ class Builder {
     const double widen = std::max(1.0, std::sqrt(double(reduction) / 256.0));
     c.tol.atol *= widen;
     c.tol.rtol *= widen;
-    if (!skipping()) cases_.push_back(std::move(c));
-    return cases_.empty() ? scratch_ = Case{} : cases_.back();
+    if (skipping()) {
+      scratch_ = std::move(c);
+      return scratch_;
+    }
+    cases_.push_back(std::move(c));
+    return cases_.back();
   }
 
  private:
@@ -223,12 +232,11 @@ std::string dname(DType dt) { return std::string(name(dt)); }
 
 // ---------------------------------------------------------------- per op
 
-constexpr Activation kActivations[] = {Activation::kRelu,     Activation::kLeakyRelu,
-                                       Activation::kGelu,     Activation::kGeluTanh,
-                                       Activation::kSilu,     Activation::kSigmoid,
-                                       Activation::kTanh};
-constexpr const char* kActivationNames[] = {"none", "relu", "leaky_relu", "gelu",
-                                            "gelu_tanh", "silu", "sigmoid", "tanh"};
+constexpr Activation kActivations[] = {
+    Activation::kRelu, Activation::kLeakyRelu, Activation::kGelu, Activation::kGeluTanh,
+    Activation::kSilu, Activation::kSigmoid,   Activation::kTanh};
+constexpr const char* kActivationNames[] = {"none",      "relu", "leaky_relu", "gelu",
+                                            "gelu_tanh", "silu", "sigmoid",    "tanh"};
 
 struct LinearShape {
   int64_t t, k, n;
@@ -250,7 +258,8 @@ void linear_like_cases(Builder& g) {
     }
     const Shape w_shape = a.trans_b ? Shape{s.n, s.k} : Shape{s.k, s.n};
     const float w_range = 1.f / std::sqrt(float(std::max<int64_t>(s.k, 1)));
-    std::vector<HostTensor> in = {g.uniform(x_shape, x_dt), g.uniform(w_shape, w_dt, -w_range, w_range),
+    std::vector<HostTensor> in = {g.uniform(x_shape, x_dt),
+                                  g.uniform(w_shape, w_dt, -w_range, w_range),
                                   bias ? g.uniform({s.n}, x_dt, -0.5f, 0.5f) : absent()};
     const std::string label = quant ? dname(w_dt) + " x " + dname(x_dt) : dname(x_dt);
     g.add(label, x_dt, std::move(in), names, attrs_of(a), note, s.k);
@@ -258,7 +267,8 @@ void linear_like_cases(Builder& g) {
 
   if (!quant) {
     // Odd sizes, size 1, empty T, a mid size, one large.
-    const LinearShape shapes[] = {{7, 13, 5}, {1, 1, 1}, {0, 16, 8}, {33, 100, 65}, {256, 512, 384}};
+    const LinearShape shapes[] = {
+        {7, 13, 5}, {1, 1, 1}, {0, 16, 8}, {33, 100, 65}, {256, 512, 384}};
     const LinearShape v = {5, 33, 17};  // for the attribute variants
     for (DType dt : kFloatTypes) {
       for (const LinearShape& s : shapes) one(dt, dt, s, linear_attrs(), true, "");
@@ -284,7 +294,8 @@ void linear_like_cases(Builder& g) {
     one(DType::kF32, wt, {5, b, 9}, linear_attrs(), true, "x with leading dims", {2, 3});
   }
   for (DType x_dt : {DType::kF16, DType::kBF16})
-    for (DType wt : kQuantTypes) one(x_dt, wt, {7, 2 * block_elems(wt), 13}, linear_attrs(), true, "");
+    for (DType wt : kQuantTypes)
+      one(x_dt, wt, {7, 2 * block_elems(wt), 13}, linear_attrs(), true, "");
 }
 
 // rms_norm, add_rms_norm, layer_norm: x[..., H], w[H] near 1.
@@ -297,7 +308,8 @@ void norm_cases(Builder& g) {
       std::vector<HostTensor> in;
       std::vector<const char*> names;
       if (op == RMA_OP_ADD_RMS_NORM) {
-        in = {g.uniform(x, dt, -2.f, 2.f), g.uniform(x, dt, -2.f, 2.f), g.uniform(w, dt, 0.5f, 1.5f)};
+        in = {g.uniform(x, dt, -2.f, 2.f), g.uniform(x, dt, -2.f, 2.f),
+              g.uniform(w, dt, 0.5f, 1.5f)};
         names = {"x", "residual", "w"};
       } else if (op == RMA_OP_LAYER_NORM) {
         // An offset mean checks that the mean is subtracted before squaring.
@@ -379,7 +391,8 @@ void fill_kv_cache_cases(Builder& g) {
     // The caches come pre-filled: entries not written must keep their values.
     c.outputs = {g.uniform(cache, cache_dt), g.uniform(cache, cache_dt)};
   };
-  const KvShape shapes[] = {{7, 2, 16, 4, 8}, {1, 1, 1, 1, 1}, {0, 2, 8, 2, 4}, {300, 8, 128, 24, 16}};
+  const KvShape shapes[] = {
+      {7, 2, 16, 4, 8}, {1, 1, 1, 1, 1}, {0, 2, 8, 2, 4}, {300, 8, 128, 24, 16}};
   for (DType dt : kFloatTypes) {
     for (const KvShape& s : shapes) one(dt, dt, s, "");
     one(dt, dt, {9, 2, 16, 4, 4}, "i64 slots", DType::kI64);
@@ -431,7 +444,8 @@ void prefill_attention_cases(Builder& g) {
             {g.uniform({t, a.hq, a.d}, dt), g.uniform({t, a.hkv, a.d}, dt),
              g.uniform({t, a.hkv, a.d}, dt), g.ints({int64_t(cu.size())}, DType::kI32, cu),
              a.alibi ? g.floats({a.hq}, DType::kF32, alibi_slopes(a.hq)) : absent()},
-            names, attrs_of(attrs), a.note + (a.seqlens.size() > 1 ? " lens " + join(a.seqlens) : ""));
+            names, attrs_of(attrs),
+            a.note + (a.seqlens.size() > 1 ? " lens " + join(a.seqlens) : ""));
     }
 }
 
@@ -443,8 +457,8 @@ void paged_decode_attention_cases(Builder& g) {
     bool alibi;
     std::string note;
   };
-  const std::vector<const char*> names = {"q", "k_cache", "v_cache", "block_table", "context_lens",
-                                          "alibi"};
+  const std::vector<const char*> names = {"q",           "k_cache",      "v_cache",
+                                          "block_table", "context_lens", "alibi"};
   const PagedCase cases[] = {
       {{5, 1, 17, 0}, 4, 4, 32, 16, 0, false, ""},
       {{1}, 1, 1, 8, 1, 0, false, ""},
@@ -477,13 +491,14 @@ void paged_decode_attention_cases(Builder& g) {
     const rma_attention_attrs attrs = attention_attrs(1.f / std::sqrt(float(p.d)), false, p.window);
     const std::string label =
         dt == cache_dt ? dname(dt) : dname(dt) + " q, " + dname(cache_dt) + " cache";
-    g.add(label, dt,
-          {g.uniform({batch, p.hq, p.d}, dt), g.uniform(cache, cache_dt), g.uniform(cache, cache_dt),
-           g.ints({batch, max_blocks}, DType::kI32, table), g.ints({batch}, DType::kI32, p.lens),
-           p.alibi ? g.floats({p.hq}, DType::kF32, alibi_slopes(p.hq)) : absent()},
-          names, attrs_of(attrs),
-          "lens " + join(p.lens) + " block_size " + std::to_string(p.block_size) +
-              (p.note.empty() ? "" : " " + p.note));
+    g.add(
+        label, dt,
+        {g.uniform({batch, p.hq, p.d}, dt), g.uniform(cache, cache_dt), g.uniform(cache, cache_dt),
+         g.ints({batch, max_blocks}, DType::kI32, table), g.ints({batch}, DType::kI32, p.lens),
+         p.alibi ? g.floats({p.hq}, DType::kF32, alibi_slopes(p.hq)) : absent()},
+        names, attrs_of(attrs),
+        "lens " + join(p.lens) + " block_size " + std::to_string(p.block_size) +
+            (p.note.empty() ? "" : " " + p.note));
   };
   for (DType dt : kFloatTypes)
     for (const PagedCase& p : cases) one(dt, dt, p);
@@ -560,9 +575,9 @@ void moe_gating_cases(Builder& g) {
     }
     return g.floats({m.t, m.e}, dt, v);
   };
-  const MoeCase cases[] = {{7, 8, 2, true, false},   {1, 1, 1, true, false},
-                           {0, 8, 2, true, false},   {5, 60, 4, false, false},
-                           {5, 60, 4, true, true},   {3, 16, 16, true, false},
+  const MoeCase cases[] = {{7, 8, 2, true, false},    {1, 1, 1, true, false},
+                           {0, 8, 2, true, false},    {5, 60, 4, false, false},
+                           {5, 60, 4, true, true},    {3, 16, 16, true, false},
                            {300, 128, 8, true, false}};
   for (DType dt : kFloatTypes)
     for (const MoeCase& m : cases)
@@ -594,10 +609,12 @@ void sample_cases(Builder& g) {
   };
   for (DType dt : kFloatTypes)
     for (const SampleCase& s : cases) {
-      // Previous tokens repeat and end in -1 padding.
+      // Previous tokens come from a few ids (so they repeat) and end in two
+      // -1 (padding).
       std::vector<int64_t> prev(static_cast<size_t>(s.b * s.prev_len));
       for (int64_t i = 0; i < s.b * s.prev_len; ++i)
-        prev[i] = (i % s.prev_len) >= s.prev_len - 2 ? -1 : g.randint(0, std::min<int64_t>(s.v, 20) - 1);
+        prev[i] =
+            i % s.prev_len >= s.prev_len - 2 ? -1 : g.randint(0, std::min<int64_t>(s.v, 20) - 1);
       g.add(dname(dt), dt,
             {g.uniform({s.b, s.v}, dt, -5.f, 5.f),
              s.prev_len > 0 ? g.ints({s.b, s.prev_len}, DType::kI32, prev) : absent()},
@@ -618,10 +635,19 @@ void softmax_cases(Builder& g) {
 
 // add, mul: numpy broadcasting.
 void binary_cases(Builder& g) {
+  // One shape (odd, size 1, empty, 3-D, large), then broadcasting.
   const std::pair<Shape, Shape> shapes[] = {
-      {{7, 13}, {7, 13}},      {{1}, {1}},           {{4, 1, 5}, {3, 1}},
-      {{5, 7}, {}},            {{1, 6}, {6, 1}},     {{0, 5}, {5}},
-      {{2, 1, 3, 1}, {4, 1, 5}}, {{512, 4096}, {4096}},
+      {{7, 13}, {7, 13}},
+      {{1}, {1}},
+      {{0, 5}, {0, 5}},
+      {{3, 5, 17}, {3, 5, 17}},
+      {{256, 1000}, {256, 1000}},
+      {{4, 1, 5}, {3, 1}},
+      {{5, 7}, {}},
+      {{1, 6}, {6, 1}},
+      {{0, 5}, {5}},
+      {{2, 1, 3, 1}, {4, 1, 5}},
+      {{512, 4096}, {4096}},
   };
   for (DType dt : kFloatTypes)
     for (const auto& [a, b] : shapes)
@@ -632,12 +658,23 @@ void binary_cases(Builder& g) {
 using BuildFn = void (*)(Builder&);
 // In op id order (rma_op).
 constexpr BuildFn kBuilders[] = {
-    linear_like_cases,     linear_like_cases,   norm_cases,
-    norm_cases,            norm_cases,          rope_cases,
-    fill_kv_cache_cases,   prefill_attention_cases, paged_decode_attention_cases,
-    act_and_mul_cases,     act_and_mul_cases,   embedding_cases,
-    moe_gating_cases,      sample_cases,        softmax_cases,
-    binary_cases,          binary_cases,
+    linear_like_cases,
+    linear_like_cases,
+    norm_cases,
+    norm_cases,
+    norm_cases,
+    rope_cases,
+    fill_kv_cache_cases,
+    prefill_attention_cases,
+    paged_decode_attention_cases,
+    act_and_mul_cases,
+    act_and_mul_cases,
+    embedding_cases,
+    moe_gating_cases,
+    sample_cases,
+    softmax_cases,
+    binary_cases,
+    binary_cases,
 };
 static_assert(std::size(kBuilders) == RMA_OP_COUNT, "one case builder per op");
 
@@ -662,7 +699,7 @@ void make_query(rma_op op, const Case& c, Query& q, std::vector<TensorDesc>& des
   std::vector<rma_tensor> given;
   for (const HostTensor& t : c.outputs) given.push_back(t.abi(nullptr));
   descs = infer_outputs(op, q.inputs, c.attrs.get(), given);
-  for (const TensorDesc& d : descs) q.outputs.push_back(host_tensor(d.shape, d.dtype).abi(nullptr));
+  for (const TensorDesc& d : descs) q.outputs.push_back(descriptor(d.shape, d.dtype, nullptr));
   q.call.struct_size = sizeof(rma_op_call);
   q.call.abi_version = RMA_ABI_VERSION;
   q.call.op = op;
@@ -687,8 +724,8 @@ std::string num(double v) {
   return buf;
 }
 
-void compare(const std::string& output, const HostTensor& want, std::vector<uint8_t>& got,
-             Tol tol, Worst& worst) {
+void compare(const std::string& output, const HostTensor& want, std::vector<uint8_t>& got, Tol tol,
+             Worst& worst) {
   got.resize(std::max<size_t>(got.size(), 1));
   const rma_tensor want_t = want.abi(const_cast<uint8_t*>(want.bytes.data()));
   const rma_tensor got_t = want.abi(got.data());
@@ -775,7 +812,8 @@ ConformanceResult run_case(const Device& device, rma_op op, Case& c) {
     }
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kUnsupported)
-      return finish("error", std::string("op_run declined a call op_supported accepted: ") + e.what());
+      return finish("error",
+                    std::string("op_run declined a call op_supported accepted: ") + e.what());
     return finish("error", e.what());
   } catch (const std::exception& e) {
     return finish("error", e.what());

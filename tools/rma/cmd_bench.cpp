@@ -1,0 +1,103 @@
+// `rma bench ops`: op timings on a device next to the machine's FMA peak,
+// DRAM bandwidth and OpenBLAS (bench/ops_bench.h does the measuring).
+//
+// OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded, i.e. before
+// main(). So that the peer runs its best kernels (SkylakeX on AVX-512 hosts,
+// whatever the environment presets), the command re-executes itself with the
+// variable set when it differs, and says so in its output.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/ops_bench.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "rma/ops.h"
+
+namespace rma::cli {
+namespace {
+
+constexpr const char* kReexecVar = "RMA_BENCH_OPENBLAS_WAS";
+
+// Re-executes the process with OPENBLAS_CORETYPE as wanted (does not return
+// on success); returns the line describing the OpenBLAS setup otherwise.
+std::string setup_openblas_coretype() {
+  if (!bench::have_openblas()) return "";
+  const std::string want = bench::wanted_openblas_coretype();
+  const char* cur = std::getenv("OPENBLAS_CORETYPE");
+  const std::string have = cur ? cur : "";
+  const std::string shown = want.empty() ? "unset (OpenBLAS detects the core)" : want;
+  if (const char* was = std::getenv(kReexecVar)) {
+    const std::string w = was;
+    unsetenv(kReexecVar);
+    return "openblas setup: OPENBLAS_CORETYPE " + shown + "; the environment had " +
+           (w.empty() ? "it unset" : "'" + w + "'") +
+           ", so rma re-executed itself before OpenBLAS initialised";
+  }
+  if (have == want) return "openblas setup: OPENBLAS_CORETYPE " + shown + " (from the environment)";
+
+  std::ifstream f("/proc/self/cmdline", std::ios::binary);
+  const std::string raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (size_t i = 0; i < raw.size();) {
+    const size_t end = raw.find('\0', i);
+    args.push_back(raw.substr(i, end == std::string::npos ? std::string::npos : end - i));
+    if (end == std::string::npos) break;
+    i = end + 1;
+  }
+  if (!args.empty()) {
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    setenv(kReexecVar, have.c_str(), 1);
+    if (want.empty())
+      unsetenv("OPENBLAS_CORETYPE");
+    else
+      setenv("OPENBLAS_CORETYPE", want.c_str(), 1);
+    std::fflush(stdout);
+    execv("/proc/self/exe", argv.data());
+    // Still here: run with what OpenBLAS already chose.
+    unsetenv(kReexecVar);
+    if (!have.empty()) setenv("OPENBLAS_CORETYPE", have.c_str(), 1);
+  }
+  return "openblas setup: could not re-execute to set OPENBLAS_CORETYPE " + shown +
+         "; OpenBLAS runs with '" + have + "' (the peer may be slower than its best)";
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand("bench", "Benchmark the ops on a device");
+  cmd->require_subcommand(1);
+  CLI::App* ops = cmd->add_subcommand(
+      "ops", "Time every op at SmolLM2-135M-like shapes, with the machine's FMA peak, DRAM "
+             "bandwidth and OpenBLAS (for linear) measured in the same run");
+  auto opt = std::make_shared<bench::OpsBenchOptions>();
+  ops->add_option("-d,--device", opt->device, "Device: cpu, <plugin>:<index> or auto")
+      ->capture_default_str();
+  ops->add_option("--json", opt->json_path, "Also write one JSON object per case (a line each)");
+  ops->add_option("--op", opt->op, "Only this op (e.g. linear, quant_linear, rms_norm)");
+  ops->add_option("--repeat", opt->repeat,
+                  "Timed calls per case (default: about 0.3 s worth, 5 to 400)")
+      ->check(CLI::NonNegativeNumber);
+  ops->footer(
+      "Per case: the median time per call, the value (GFLOP/s or GB/s), the spread "
+      "(p90 - p10 over the median) and comparisons: share of the FMA peak or of the DRAM "
+      "read bandwidth, and OpenBLAS on the same shape for linear ('ours/peer'). Weights of "
+      "decode-shaped cases are cycled through copies larger than the L3 so every call reads "
+      "DRAM. Ops the device does not run are listed as skipped.");
+  ops->callback([opt, &exit_code] {
+    if (!opt->op.empty()) opt->op = std::string(op_name(resolve_op(opt->op)));
+    opt->note = setup_openblas_coretype();
+    resolve_devices(opt->device);  // a usage error for an unknown device
+    exit_code = bench::run_ops_bench(*opt);
+  });
+}
+
+}  // namespace rma::cli
