@@ -2,6 +2,8 @@
 // resolves device strings.
 #include <dirent.h>
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -80,7 +82,8 @@ std::string missing_functions(const rma_plugin_api& a) {
 std::string builtin_plugin_dir() {
   Dl_info info;
   if (dladdr(reinterpret_cast<void*>(&builtin_plugin_dir), &info) && info.dli_fname) {
-    std::string lib = info.dli_fname;
+    char resolved[PATH_MAX];
+    std::string lib = realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
     const size_t slash = lib.rfind('/');
     const std::string dir = slash == std::string::npos ? "." : lib.substr(0, slash);
     return dir + "/rma-plugins";

@@ -1,0 +1,67 @@
+// add_rms_norm rows: the sum (stored, then re-read rounded by the launcher
+// for 16-bit dtypes) and the norm of it.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/add_rms_norm/kernels/add_rms_norm_kernel.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <cmath>
+
+#include "ops/add_rms_norm/kernels/add_rms_norm_kernel.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rma::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+void add_row_f32(const float* a, const float* b, float* s, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = hn::Lanes(d);
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    hn::StoreU(hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, s + i);
+  for (; i < n; ++i) s[i] = a[i] + b[i];
+}
+
+void rms_norm_row_f32(const float* x, const float* w, float eps, float* y, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = hn::Lanes(d);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    const auto a = hn::LoadU(d, x + i), b = hn::LoadU(d, x + i + L);
+    const auto c = hn::LoadU(d, x + i + 2 * L), e = hn::LoadU(d, x + i + 3 * L);
+    s0 = hn::MulAdd(a, a, s0);
+    s1 = hn::MulAdd(b, b, s1);
+    s2 = hn::MulAdd(c, c, s2);
+    s3 = hn::MulAdd(e, e, s3);
+  }
+  for (; i + L <= n; i += L) {
+    const auto a = hn::LoadU(d, x + i);
+    s0 = hn::MulAdd(a, a, s0);
+  }
+  double ss = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+  for (; i < n; ++i) ss += double(x[i]) * x[i];
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss / double(n) + eps));
+
+  const auto vinv = hn::Set(d, inv);
+  i = 0;
+  for (; i + L <= n; i += L)
+    hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, x + i), vinv), hn::LoadU(d, w + i)), d, y + i);
+  for (; i < n; ++i) y[i] = x[i] * inv * w[i];
+}
+
+}  // namespace rma::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace rma::cpu {
+HWY_EXPORT(add_row_f32);
+HWY_EXPORT(rms_norm_row_f32);
+void add_row_f32(const float* a, const float* b, float* s, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(add_row_f32)(a, b, s, n);
+}
+void rms_norm_row_f32(const float* x, const float* w, float eps, float* y, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(rms_norm_row_f32)(x, w, eps, y, n);
+}
+}  // namespace rma::cpu
+#endif
