@@ -1,5 +1,6 @@
 // The CPU backend: one device, host memory, synchronous streams, and the op
 // modules under ops/ that registered themselves with register_op().
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 
 #include <array>
@@ -117,12 +118,17 @@ rma_status device_get_info(rma_device d, rma_device_info* out, rma_error* err) {
 // ----------------------------------------------------------------- memory
 rma_status buffer_alloc(rma_device, uint64_t size, uint64_t alignment, void** out,
                         rma_error* err) {
-  const uint64_t align = alignment < 64 ? 64 : alignment;
+  // Large buffers (weights, KV caches) are 2 MiB aligned and asked to use
+  // transparent huge pages: fewer TLB misses when kernels stream them.
+  constexpr uint64_t kHugePage = 2ull << 20;
+  const bool huge = size >= kHugePage;
+  const uint64_t align = huge ? kHugePage : (alignment < 64 ? 64 : alignment);
   const uint64_t rounded = (size + align - 1) / align * align;
   void* p = std::aligned_alloc(align, rounded ? rounded : align);
   if (!p)
     return fail(err, RMA_STATUS_OUT_OF_MEMORY, "host allocation of %llu bytes failed",
                 static_cast<unsigned long long>(size));
+  if (huge) madvise(p, rounded, MADV_HUGEPAGE);
   *out = p;
   return RMA_STATUS_OK;
 }
