@@ -1,4 +1,4 @@
-// add: y = a + b with numpy broadcasting, docs/ops.md "add, mul".
+// add and mul: y = a + b, y = a * b with numpy broadcasting, docs/ops.md "add, mul".
 #include "ops/reference/reference.h"
 
 namespace rma::reference {
@@ -16,9 +16,8 @@ std::vector<int64_t> broadcast_strides(const rma_tensor& t, int out_ndim) {
   return strides;
 }
 
-}  // namespace
-
-void add(const rma_op_call& call) {
+template <class Op>
+void binary(const rma_op_call& call, Op op) {
   const rma_tensor& y = call.outputs[0];
   const std::vector<float> av = read_floats(call.inputs[0]);
   const std::vector<float> bv = read_floats(call.inputs[1]);
@@ -30,7 +29,7 @@ void add(const rma_op_call& call) {
   std::vector<int64_t> index(static_cast<size_t>(y.ndim), 0);  // of the output element
   int64_t ia = 0, ib = 0;                                      // matching offsets in a and b
   for (int64_t e = 0; e < n; ++e) {
-    out[e] = av[ia] + bv[ib];
+    out[e] = op(av[ia], bv[ib]);
     // Advance the multi-index like an odometer, keeping ia and ib in step.
     for (int d = y.ndim - 1; d >= 0; --d) {
       ia += sa[d];
@@ -43,5 +42,10 @@ void add(const rma_op_call& call) {
   }
   write_floats(y, out);
 }
+
+}  // namespace
+
+void add(const rma_op_call& call) { binary(call, [](float a, float b) { return a + b; }); }
+void mul(const rma_op_call& call) { binary(call, [](float a, float b) { return a * b; }); }
 
 }  // namespace rma::reference
