@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "rma/block_decode.h"
 #include "rma/error.h"
 #include "rma/formats.h"
 #include "rma/half.h"
@@ -64,13 +65,6 @@ void quantize_q8_0(const float* x, rma_block_q8_0* y, int64_t nb) {
   }
 }
 
-void dequantize_q8_0(const rma_block_q8_0* x, float* y, int64_t nb) {
-  for (int64_t b = 0; b < nb; ++b, y += RMA_QK8_0) {
-    const float d = f16_to_f32(x[b].d);
-    for (int i = 0; i < RMA_QK8_0; ++i) y[i] = d * static_cast<float>(x[b].qs[i]);
-  }
-}
-
 // ---------------------------------------------------------------- q4_0
 // Element i < 16 is the low nibble of qs[i], element i + 16 the high nibble.
 void quantize_q4_0(const float* x, rma_block_q4_0* y, int64_t nb) {
@@ -97,17 +91,6 @@ void quantize_q4_0(const float* x, rma_block_q4_0* y, int64_t nb) {
   }
 }
 
-void dequantize_q4_0(const rma_block_q4_0* x, float* y, int64_t nb) {
-  constexpr int kHalf = RMA_QK4_0 / 2;
-  for (int64_t b = 0; b < nb; ++b, y += RMA_QK4_0) {
-    const float d = f16_to_f32(x[b].d);
-    for (int i = 0; i < kHalf; ++i) {
-      y[i] = d * static_cast<float>((x[b].qs[i] & 0x0F) - 8);
-      y[i + kHalf] = d * static_cast<float>((x[b].qs[i] >> 4) - 8);
-    }
-  }
-}
-
 // ---------------------------------------------------------------- q4_1
 void quantize_q4_1(const float* x, rma_block_q4_1* y, int64_t nb) {
   constexpr int kHalf = RMA_QK4_1 / 2;
@@ -129,33 +112,7 @@ void quantize_q4_1(const float* x, rma_block_q4_1* y, int64_t nb) {
   }
 }
 
-void dequantize_q4_1(const rma_block_q4_1* x, float* y, int64_t nb) {
-  constexpr int kHalf = RMA_QK4_1 / 2;
-  for (int64_t b = 0; b < nb; ++b, y += RMA_QK4_1) {
-    const float d = f16_to_f32(x[b].d);
-    const float m = f16_to_f32(x[b].m);
-    for (int i = 0; i < kHalf; ++i) {
-      y[i] = d * static_cast<float>(x[b].qs[i] & 0x0F) + m;
-      y[i + kHalf] = d * static_cast<float>(x[b].qs[i] >> 4) + m;
-    }
-  }
-}
-
 // ---------------------------------------------------------------- q4_K
-// The 6-bit scale and min of sub-block j live in `scales` as ggml packs them:
-// j < 4: scale = s[j] & 63, min = s[j + 4] & 63;
-// j >= 4: the low 4 bits in s[j + 4] (scale low nibble, min high nibble),
-//         the top 2 bits in the top 2 bits of s[j - 4] (scale) and s[j] (min).
-void unpack_scale_min_k4(int j, const uint8_t* s, int* sc, int* mn) {
-  if (j < 4) {
-    *sc = s[j] & 63;
-    *mn = s[j + 4] & 63;
-  } else {
-    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-    *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
-}
-
 void pack_scale_min_k4(const int* sc, const int* mn, uint8_t* s) {
   std::memset(s, 0, RMA_K_SCALE_SIZE);
   for (int j = 0; j < kQ4KSubBlocks; ++j) {
@@ -262,25 +219,6 @@ void quantize_q4_K(const float* x, rma_block_q4_K* y, int64_t nb) {
   }
 }
 
-void dequantize_q4_K(const rma_block_q4_K* x, float* y, int64_t nb) {
-  for (int64_t b = 0; b < nb; ++b, y += RMA_QK_K) {
-    const float d = f16_to_f32(x[b].d);
-    const float dmin = f16_to_f32(x[b].dmin);
-    for (int k = 0; k < RMA_QK_K / 64; ++k) {
-      int sc0, mn0, sc1, mn1;
-      unpack_scale_min_k4(2 * k, x[b].scales, &sc0, &mn0);
-      unpack_scale_min_k4(2 * k + 1, x[b].scales, &sc1, &mn1);
-      const float d0 = d * static_cast<float>(sc0), m0 = dmin * static_cast<float>(mn0);
-      const float d1 = d * static_cast<float>(sc1), m1 = dmin * static_cast<float>(mn1);
-      const uint8_t* qs = x[b].qs + 32 * k;
-      for (int i = 0; i < 32; ++i) {
-        y[64 * k + i] = d0 * static_cast<float>(qs[i] & 0x0F) - m0;
-        y[64 * k + 32 + i] = d1 * static_cast<float>(qs[i] >> 4) - m1;
-      }
-    }
-  }
-}
-
 // ---------------------------------------------------------------- q6_K
 // Symmetric fit x ~ scale * q, q in [-32, 31]. Tries grids where the value of
 // largest magnitude maps near -32 (or +31), refining each by least squares.
@@ -364,29 +302,6 @@ void quantize_q6_K(const float* x, rma_block_q6_K* y, int64_t nb) {
   }
 }
 
-void dequantize_q6_K(const rma_block_q6_K* x, float* y, int64_t nb) {
-  for (int64_t b = 0; b < nb; ++b, y += RMA_QK_K) {
-    const float d = f16_to_f32(x[b].d);
-    for (int h = 0; h < 2; ++h) {
-      const uint8_t* ql = x[b].ql + 64 * h;
-      const uint8_t* qh = x[b].qh + 32 * h;
-      const int8_t* sc = x[b].scales + 8 * h;
-      float* out = y + 128 * h;
-      for (int l = 0; l < 32; ++l) {
-        const int is = l / 16;  // sub-block of 16 within each 32-run
-        const int q1 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        const int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-        out[l] = d * static_cast<float>(sc[is + 0]) * static_cast<float>(q1);
-        out[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
-        out[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
-        out[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void quantize_row(DType dtype, const float* src, void* dst, int64_t n) {
@@ -428,11 +343,11 @@ void dequantize_row(DType dtype, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(in[i]);
       break;
     }
-    case DType::kQ8_0: dequantize_q8_0(static_cast<const rma_block_q8_0*>(src), dst, nb); break;
-    case DType::kQ4_0: dequantize_q4_0(static_cast<const rma_block_q4_0*>(src), dst, nb); break;
-    case DType::kQ4_1: dequantize_q4_1(static_cast<const rma_block_q4_1*>(src), dst, nb); break;
-    case DType::kQ4_K: dequantize_q4_K(static_cast<const rma_block_q4_K*>(src), dst, nb); break;
-    case DType::kQ6_K: dequantize_q6_K(static_cast<const rma_block_q6_K*>(src), dst, nb); break;
+    case DType::kQ8_0: decode_q8_0(static_cast<const rma_block_q8_0*>(src), dst, nb); break;
+    case DType::kQ4_0: decode_q4_0(static_cast<const rma_block_q4_0*>(src), dst, nb); break;
+    case DType::kQ4_1: decode_q4_1(static_cast<const rma_block_q4_1*>(src), dst, nb); break;
+    case DType::kQ4_K: decode_q4_K(static_cast<const rma_block_q4_K*>(src), dst, nb); break;
+    case DType::kQ6_K: decode_q6_K(static_cast<const rma_block_q6_K*>(src), dst, nb); break;
     default: break;  // rejected by checked_blocks
   }
 }
