@@ -11,8 +11,9 @@
 
 #include "common/convert.h"
 #include "common/cpu_op.h"
+#include "common/gemm/config.h"
 #include "ops/linear/config.h"
-#include "ops/linear/kernels/gemm.h"
+#include "common/gemm/gemm.h"
 
 #if defined(RMA_HAVE_OPENBLAS)
 #include <cblas.h>
@@ -155,14 +156,14 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   if (g.m == 0 || g.n == 0) return RMA_STATUS_OK;
 
 #if defined(RMA_HAVE_OPENBLAS)
-  if (x.dtype == RMA_DTYPE_F32 && g.m > cfg::kGemvMaxRows && g.k > 0 && use_openblas(g)) {
+  if (x.dtype == RMA_DTYPE_F32 && g.m > gemm_config::kGemvMaxRows && g.k > 0 && use_openblas(g)) {
     run_openblas(ctx, g);
     return RMA_STATUS_OK;
   }
 #endif
   // gemv() also takes small T with w [N, K] (kSmallMaxRows) and hands
   // anything else to gemm().
-  const bool small_m = g.m <= cfg::kGemvMaxRows || (g.m <= cfg::kSmallMaxRows && attrs.trans_b);
+  const bool small_m = g.m <= gemm_config::kGemvMaxRows || (g.m <= gemm_config::kSmallMaxRows && attrs.trans_b);
   const bool ok = small_m && g.k > 0 ? gemv(ctx.pool, g) : gemm(ctx.pool, g);
   if (!ok)
     return fail(err, RMA_STATUS_OUT_OF_MEMORY,

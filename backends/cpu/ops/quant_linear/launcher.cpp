@@ -1,14 +1,14 @@
 // cpu quant_linear: y = act(alpha * x . dequant(w)^T + bias) with w [N, K]
 // in q8_0, q4_0, q4_1, q4_k or q6_k (docs/ops.md "quant_linear").
 // T <= kGemvMaxRows: the integer GEMV (x quantized to q8 blocks once,
-// weights streamed once). Larger T: linear's f32 GEMM, with the weights
-// dequantized exactly while its B panels are packed. This module reuses
-// ops/linear/kernels (the GEMM, the epilogue) rather than keeping a copy.
+// weights streamed once). Larger T: the backend's shared f32 GEMM
+// (common/gemm), with the weights dequantized exactly while its B panels
+// are packed.
 #include <vector>
 
 #include "common/convert.h"
 #include "common/cpu_op.h"
-#include "ops/linear/kernels/gemm.h"
+#include "common/gemm/gemm.h"
 #include "ops/quant_linear/config.h"
 #include "ops/quant_linear/kernels/qlinear.h"
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "common/thread_pool.h"
-#include "ops/linear/kernels/gemm.h"
+#include "common/gemm/gemm.h"
 
 namespace rma::cpu {
 

@@ -27,7 +27,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
-#include "ops/linear/kernels/gemm_util.h"
+#include "common/gemm/gemm_util.h"
 #include "ops/quant_linear/config.h"
 #include "ops/quant_linear/kernels/qlinear.h"
 #include "rma/formats.h"

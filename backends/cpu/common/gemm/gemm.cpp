@@ -1,4 +1,5 @@
-// GEMM and GEMV kernels of linear, per SIMD target (see gemm.h).
+// GEMM and GEMV kernels shared by linear and quant_linear, per SIMD target
+// (see gemm.h).
 //
 // gemm: BLIS-style blocking. For each block of kNC columns and kKC depth the
 // threads pack B together into kKC x NR micro-panels (converting f16/bf16 or
@@ -14,14 +15,14 @@
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/linear/kernels/gemm_kernel.cpp"
+#define HWY_TARGET_INCLUDE "common/gemm/gemm.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
 
-#include "ops/linear/config.h"
-#include "ops/linear/kernels/gemm.h"
-#include "ops/linear/kernels/gemm_util.h"
+#include "common/gemm/config.h"
+#include "common/gemm/gemm.h"
+#include "common/gemm/gemm_util.h"
 #include "rma/half.h"
 
 #if defined(__GNUC__)
@@ -33,7 +34,7 @@
 HWY_BEFORE_NAMESPACE();
 namespace rma::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-namespace cfg = linear_config;
+namespace cfg = gemm_config;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
