@@ -76,8 +76,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("bench", "Benchmark the ops on a device");
   cmd->require_subcommand(1);
   CLI::App* ops = cmd->add_subcommand(
-      "ops", "Time every op at SmolLM2-135M-like shapes, with the machine's FMA peak, DRAM "
-             "bandwidth and OpenBLAS (for linear) measured in the same run");
+      "ops",
+      "Time every op at SmolLM2-135M-like shapes, with the machine's FMA peak, DRAM "
+      "bandwidth and OpenBLAS (for linear) measured in the same run");
   auto opt = std::make_shared<bench::OpsBenchOptions>();
   ops->add_option("-d,--device", opt->device, "Device: cpu, <plugin>:<index> or auto")
       ->capture_default_str();
