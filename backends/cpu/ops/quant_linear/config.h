@@ -15,6 +15,8 @@ namespace rma::cpu::quant_linear_config {
 // T=128: 320-436 / 380-411; T=512: 300-395 / 440-445.
 constexpr int64_t kGemvMaxRows = 32;
 constexpr int kGemvGroup = 4;
+// (T = 1 has its own 4-weight-rows-per-pass kernels for q8_0 / q4_0 / q4_1;
+// hot-cache 1536 x 576, 1 thread: q8_0 50 -> 61 GB/s, q4_0 34 -> 46 GB/s.)
 
 // The GEMV prefetches weights this far ahead of where it reads (it does
 // enough work per byte that the hardware prefetcher alone leaves DRAM idle

@@ -16,6 +16,8 @@
 // per-block f32 scaling stays lane-wise (no horizontal sums) until the end
 // of the row. Weight rows are read one after another, one stream per
 // thread, which is what keeps the hardware prefetcher at full DRAM speed.
+// With one row of x (decode), q8_0 / q4_0 / q4_1 take four adjacent weight
+// rows per pass so that each activation load serves four rows.
 // Other targets dequantize each weight row to f32 and dot it with x.
 #include <algorithm>
 #include <cmath>
@@ -557,6 +559,101 @@ RMA_VNNI_INLINE void row_any(int32_t wtype, const uint8_t* row, int64_t nb, cons
   }
 }
 
+// One row of x (T = 1, decode): four adjacent weight rows at once, so that
+// each load of x (quants, start values, scales) serves four rows. With one
+// row per pass the loads, not the arithmetic, bound the loop (7 per unit).
+// The four rows are contiguous, so the reads stay one ascending stream.
+// Rows here never end the buffer (no masking).
+RMA_VNNI_INLINE void rows4_q8_0(const uint8_t* row, int64_t row_bytes, int64_t nb, const XRow& x,
+                                __m512* acc) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i didx = ld(kTab.d8_0);
+  for (int64_t b = 0; b < nb; b += 2) {
+    const int64_t p = b / 2;
+    const __m512i start = _mm512_loadu_si512(x.icorr + 16 * p);
+    const __m512i xq = _mm512_loadu_si512(x.q + 64 * p);
+    const __m512 sx = _mm512_loadu_ps(x.spread + 16 * p);
+    // An odd last block: its pair's second half reads the next row's bytes
+    // and weighs 0 (its x blocks are zero padding, its scale lanes masked).
+    const __mmask16 keep = b + 1 < nb ? 0xFFFF : 0x00FF;
+    RMA_UNROLL
+    for (int r = 0; r < 4; ++r) {
+      const uint8_t* blk = row + r * row_bytes + 34 * b;
+      ahead(blk);
+      const __m512i head = _mm512_loadu_si512(blk);
+      const __m512i u = _mm512_xor_si512(
+          _mm512_inserti64x4(
+              _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2))),
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 36)), 1),
+          bias);
+      const __m512 sw = _mm512_maskz_mul_ps(
+          keep, _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, head))), sx);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, u, xq)), sw, acc[r]);
+    }
+  }
+}
+
+template <bool kMin>
+RMA_VNNI_INLINE void rows4_q4(const uint8_t* row, int64_t row_bytes, int64_t nb, const XRow& x,
+                              __m512* acc) {
+  constexpr int kBytes = kMin ? 20 : 18;
+  const __m512i qidx = ld(kMin ? kTab.qs4_1 : kTab.qs4_0);
+  const __m512i didx = ld(kMin ? kTab.d4_1 : kTab.d4_0);
+  const __m512i midx = ld(kTab.m4_1);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; b += 4) {
+    const int64_t p = b / 4;
+    const __m512i start = kMin ? _mm512_setzero_si512() : _mm512_loadu_si512(x.icorr + 16 * p);
+    const __m512i x0 = _mm512_loadu_si512(x.q + 128 * p);
+    const __m512i x1 = _mm512_loadu_si512(x.q + 128 * p + 64);
+    const __m512 sx = _mm512_loadu_ps(x.spread + 16 * p);
+    __m512 fmin = _mm512_setzero_ps();
+    if constexpr (kMin) fmin = _mm512_loadu_ps(x.fmin + 16 * p);
+    // Blocks past the row (read from the next row) weigh 0.
+    const int left = static_cast<int>(std::min<int64_t>(4, nb - b));
+    const __mmask16 keep = static_cast<__mmask16>((1u << (4 * left)) - 1);
+    RMA_UNROLL
+    for (int r = 0; r < 4; ++r) {
+      const uint8_t* blk = row + r * row_bytes + kBytes * b;
+      ahead(blk);
+      const __m512i va = _mm512_loadu_si512(blk);
+      const __m512i qs = _mm512_permutex2var_epi8(va, qidx, _mm512_loadu_si512(blk + 64));
+      const __m512i lo = _mm512_and_si512(qs, low4);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), low4);
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, x0), hi, x1);
+      const __m512 sw = _mm512_maskz_mul_ps(
+          keep, _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, va))), sx);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sw, acc[r]);
+      if constexpr (kMin) {
+        const __m512 mw = _mm512_maskz_cvtph_ps(
+            keep, _mm512_castsi512_si256(_mm512_permutexvar_epi16(midx, va)));
+        acc[r] = _mm512_fmadd_ps(mw, fmin, acc[r]);
+      }
+    }
+  }
+}
+
+// Four rows n..n+3 against one row of x; false for the types without a
+// shared-x kernel.
+RMA_VNNI_INLINE bool rows4_x1(int32_t wtype, const uint8_t* row, int64_t row_bytes, int64_t nb,
+                              const XRow& x, __m512* acc) {
+  RMA_UNROLL
+  for (int r = 0; r < 4; ++r) acc[r] = _mm512_setzero_ps();
+  switch (wtype) {
+    case RMA_DTYPE_Q8_0:
+      rows4_q8_0(row, row_bytes, nb, x, acc);
+      return true;
+    case RMA_DTYPE_Q4_0:
+      rows4_q4<false>(row, row_bytes, nb, x, acc);
+      return true;
+    case RMA_DTYPE_Q4_1:
+      rows4_q4<true>(row, row_bytes, nb, x, acc);
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Four rows' sums of lanes out of one transpose-and-add tree (13 ops, not
 // 4 x 8), into out[0..3].
 RMA_VNNI_INLINE void hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3, float* out) {
@@ -576,12 +673,21 @@ RMA_VNNI void rows_vnni(int32_t wtype, const uint8_t* w, int64_t row_bytes, int6
                         int64_t n_total, int64_t nb, const XRow* x, float* out, int64_t ldo) {
   // The last rows of the buffer, whose reads past their end would leave it.
   int64_t over = 0;
-  if (wtype == RMA_DTYPE_Q8_0 && nb % 2 == 1) over = 34 * (nb - 1) + 64 - row_bytes;
+  // (q8_0: rows4_q8_0 reads 68 bytes from the last pair's start)
+  if (wtype == RMA_DTYPE_Q8_0 && nb % 2 == 1) over = 34 * (nb - 1) + 68 - row_bytes;
   if (wtype == RMA_DTYPE_Q4_0 || wtype == RMA_DTYPE_Q4_1)
     over = (nb - 1) / 4 * 4 * (wtype == RMA_DTYPE_Q4_0 ? 18 : 20) + 128 - row_bytes;
   const int64_t safe_end = std::min(n1, n_total - (over > 0 ? ceil_div(over, row_bytes) : 0));
   int64_t n = n0;
   // Four rows at a time share one reduction tree per row of x.
+  // T = 1: the shared-x kernels where there is one (else the loop below).
+  if constexpr (TM == 1) {
+    __m512 acc[4];
+    while (n + 4 <= safe_end && rows4_x1(wtype, w + n * row_bytes, row_bytes, nb, x[0], acc)) {
+      hsum4(acc[0], acc[1], acc[2], acc[3], out + (n - n0));
+      n += 4;
+    }
+  }
   for (; n + 4 <= safe_end; n += 4) {
     __m512 acc[4][TM];
     RMA_UNROLL
