@@ -6,4 +6,4 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install_deps.sh"
 "$root/scripts/build.sh"
 "$root/build/bin/rma" info
-"$root/build/bin/rma" test "${RM_DEVICE:-cpu}"
+"$root/build/bin/rma" test   # the default device: RM_DEVICE, else auto

@@ -21,7 +21,7 @@ constexpr int kShapesWidth = 60;  // longer descriptions wrap within the column
 constexpr int kErrorWidth = 10;
 
 struct TestArgs {
-  std::string device = "cpu";
+  std::string device;  // empty: the configured default device (RM_DEVICE)
   std::string op;
   uint64_t seed = ConformanceOptions{}.seed;
 };
@@ -72,8 +72,8 @@ void add_test_command(CLI::App& app, int& exit_code) {
       "test", "Run the op conformance suite on a device against the reference implementation");
   auto args = std::make_shared<TestArgs>();
   cmd->add_option("device", args->device,
-                  "Device to test: cpu, <plugin>:<index> (e.g. template:0), auto, or all")
-      ->capture_default_str();
+                  "Device to test: cpu, <plugin>:<index> (e.g. template:0), auto, or all; "
+                  "default: the configured device (RM_DEVICE, else auto)");
   cmd->add_option("--op", args->op, "Only this op (e.g. linear, rope, add)");
   cmd->add_option("--seed", args->seed, "Seed of the random inputs")->capture_default_str();
   cmd->footer(
@@ -85,7 +85,8 @@ void add_test_command(CLI::App& app, int& exit_code) {
     ConformanceOptions options;
     options.seed = args->seed;
     if (!args->op.empty()) options.op = std::string(op_name(resolve_op(args->op)));
-    const std::vector<Device> devices = resolve_devices(args->device);
+    const std::vector<Device> devices = resolve_devices(
+        args->device.empty() ? Runtime::get().config().device : args->device);
 
     ConformanceSummary total;
     for (const Device& d : devices) {
