@@ -14,8 +14,14 @@ void check_shape(const Shape& shape, DType dtype) {
   if (shape.size() > RMA_MAX_DIMS)
     throw Error(ErrorCode::kInvalidArgument, "tensor of " + std::to_string(shape.size()) +
                                                  " dims; at most " + std::to_string(RMA_MAX_DIMS));
-  for (int64_t d : shape)
+  int64_t elems = 1;
+  for (int64_t d : shape) {
     if (d < 0) throw Error(ErrorCode::kInvalidArgument, "negative dimension in shape " + to_string(shape));
+    // Byte counts are computed in int64: refuse shapes whose size overflows it.
+    if (__builtin_mul_overflow(elems, d, &elems) || elems > (int64_t{1} << 60))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "shape " + to_string(shape) + " has more elements than can be addressed");
+  }
   if (is_quantized(dtype) && !shape.empty() && shape.back() % block_elems(dtype) != 0)
     throw Error(ErrorCode::kInvalidArgument,
                 std::string(name(dtype)) + " tensor's last dimension must be a multiple of " +

@@ -92,6 +92,11 @@ TEST(Tensor, ViewsShareStorageAndContiguousGathers) {
   EXPECT_THROW(t.slice(0, 1, 3), Error);
 }
 
+TEST(Tensor, OverflowingShapeIsAClearError) {
+  EXPECT_THROW(Tensor::empty({int64_t(1) << 40, int64_t(1) << 40}, DType::kF32, cpu()), Error);
+  EXPECT_THROW(Tensor::empty({-1, 4}, DType::kF32, cpu()), Error);
+}
+
 TEST(Tensor, QuantizedShapesAreChecked) {
   EXPECT_THROW(Tensor::empty({4, 33}, DType::kQ8_0, cpu()), Error);
   Tensor q = Tensor::empty({4, 64}, DType::kQ8_0, cpu());
