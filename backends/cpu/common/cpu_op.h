@@ -61,6 +61,24 @@ template <class T = void>
 inline T* data(const rma_tensor& t) {
   return reinterpret_cast<T*>(static_cast<uint8_t*>(t.data) + t.offset);
 }
+// Rows of t [..., K]: the product of its leading dims (also when K = 0).
+inline int64_t leading_rows(const rma_tensor& t) {
+  int64_t r = 1;
+  for (int i = 0; i + 1 < t.ndim; ++i) r *= t.shape[i];
+  return r;
+}
+// Row-major with no gaps (size-1 dims may have any stride).
+inline bool is_dense(const rma_tensor& t) {
+  int64_t stride = 1;
+  for (int i = t.ndim - 1; i >= 0; --i) {
+    if (t.shape[i] != 1 && t.strides[i] != stride) return false;
+    stride *= t.shape[i];
+  }
+  return true;
+}
+inline const char* dtype_name(int32_t dt) {
+  return is_valid(dt) ? kDTypeInfo[dt].name.data() : "invalid";
+}
 inline bool is_float_dtype(int32_t dt) {
   return dt == RMA_DTYPE_F32 || dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16;
 }

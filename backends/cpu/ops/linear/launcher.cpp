@@ -24,26 +24,6 @@ namespace {
 
 namespace cfg = linear_config;
 
-bool is_dense(const rma_tensor& t) {
-  int64_t stride = 1;
-  for (int i = t.ndim - 1; i >= 0; --i) {
-    if (t.shape[i] != 1 && t.strides[i] != stride) return false;
-    stride *= t.shape[i];
-  }
-  return true;
-}
-
-// Rows of x [..., K]: the product of its leading dims (also when K = 0).
-int64_t lead_rows(const rma_tensor& t) {
-  int64_t r = 1;
-  for (int i = 0; i + 1 < t.ndim; ++i) r *= t.shape[i];
-  return r;
-}
-
-const char* dtype_name(int32_t dt) {
-  return is_valid(dt) ? kDTypeInfo[dt].name.data() : "invalid";
-}
-
 rma_status supported(const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 2 || call.num_inputs > 3 || call.num_outputs != 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
@@ -73,7 +53,7 @@ rma_status supported(const rma_op_call& call, rma_error* err) {
                 "linear: expected w 2-D and x %s, got w %d-D, x %d-D",
                 attrs->trans_a ? "2-D [K, T] (trans_a)" : "[..., K]", w.ndim, x.ndim);
   const int64_t k = attrs->trans_a ? x.shape[0] : last_dim(x);
-  const int64_t t = attrs->trans_a ? x.shape[1] : lead_rows(x);
+  const int64_t t = attrs->trans_a ? x.shape[1] : leading_rows(x);
   const int64_t wk = attrs->trans_b ? w.shape[1] : w.shape[0];
   const int64_t n = attrs->trans_b ? w.shape[0] : w.shape[1];
   if (wk != k)
@@ -133,7 +113,7 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
 
   GemmArgs g;
   g.k = attrs.trans_a ? x.shape[0] : last_dim(x);
-  g.m = attrs.trans_a ? x.shape[1] : lead_rows(x);
+  g.m = attrs.trans_a ? x.shape[1] : leading_rows(x);
   g.n = attrs.trans_b ? w.shape[0] : w.shape[1];
   g.a = {data<const void>(x), x.dtype, attrs.trans_a ? g.m : g.k, !attrs.trans_a};
   g.b = {data<const void>(w), w.dtype, attrs.trans_b ? g.k : g.n, attrs.trans_b != 0};

@@ -17,25 +17,6 @@ namespace {
 
 namespace qcfg = quant_linear_config;
 
-bool is_dense(const rma_tensor& t) {
-  int64_t stride = 1;
-  for (int i = t.ndim - 1; i >= 0; --i) {
-    if (t.shape[i] != 1 && t.strides[i] != stride) return false;
-    stride *= t.shape[i];
-  }
-  return true;
-}
-
-int64_t lead_rows(const rma_tensor& t) {
-  int64_t r = 1;
-  for (int i = 0; i + 1 < t.ndim; ++i) r *= t.shape[i];
-  return r;
-}
-
-const char* dtype_name(int32_t dt) {
-  return is_valid(dt) ? kDTypeInfo[dt].name.data() : "invalid";
-}
-
 bool is_weight_type(int32_t dt) {
   return dt == RMA_DTYPE_Q8_0 || dt == RMA_DTYPE_Q4_0 || dt == RMA_DTYPE_Q4_1 ||
          dt == RMA_DTYPE_Q4_K || dt == RMA_DTYPE_Q6_K;
@@ -85,10 +66,10 @@ rma_status supported(const rma_op_call& call, rma_error* err) {
   if (bias && (bias->ndim != 1 || bias->shape[0] != n))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "quant_linear: bias must be [N = %lld]",
                 static_cast<long long>(n));
-  if (numel(y) != lead_rows(x) * n || (y.ndim > 0 && last_dim(y) != n))
+  if (numel(y) != leading_rows(x) * n || (y.ndim > 0 && last_dim(y) != n))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "quant_linear: y must hold [T = %lld, N = %lld] elements",
-                static_cast<long long>(lead_rows(x)), static_cast<long long>(n));
+                static_cast<long long>(leading_rows(x)), static_cast<long long>(n));
   if (!is_dense(x) || !is_dense(w) || !is_dense(y) || (bias && !is_dense(*bias)))
     return fail(err, RMA_STATUS_UNSUPPORTED,
                 "quant_linear: the cpu runs dense row-major tensors only");
@@ -104,7 +85,7 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const rma_tensor& y = call.outputs[0];
 
   QuantLinearArgs q;
-  q.t = lead_rows(x);
+  q.t = leading_rows(x);
   q.k = last_dim(x);
   q.n = w.shape[0];
   q.x = data<const void>(x);
