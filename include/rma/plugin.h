@@ -383,7 +383,8 @@ typedef struct rma_plugin_api {
    * op_supported: RMA_STATUS_OK if this device runs the call as described
    * (dtypes, shapes, attributes), RMA_STATUS_UNSUPPORTED with the reason in
    * err otherwise. Tensors' data are NULL. Must be cheap and side-effect
-   * free. op_run: enqueue the op on `stream`. */
+   * free. op_run: enqueue the op on `stream`; it must decline what
+   * op_supported declines, the same way (the core calls op_run directly). */
   rma_status (*op_supported)(rma_device dev, const rma_op_call* call, rma_error* err);
   rma_status (*op_run)(rma_device dev, rma_stream stream, const rma_op_call* call,
                        rma_error* err);
