@@ -190,8 +190,10 @@ void Runtime::load_plugin_file(const std::string& path) {
     info.abi_version = RMA_ABI_VERSION;
     rma_error ierr{sizeof(rma_error), RMA_ABI_VERSION, {0}};
     api->device_get_info(dev, &info, &ierr);
-    // A lone CPU device is named by its prefix ("cpu"); others by prefix:index.
-    const bool bare = count == 1 && info.type == RMA_DEVICE_CPU;
+    // The host CPU (a lone CPU device sharing host memory) is named by its
+    // prefix ("cpu"); every other device by prefix:index ("opencl:0").
+    const bool bare = count == 1 && info.type == RMA_DEVICE_CPU &&
+                      (info.capabilities & RMA_CAP_HOST_MEMORY);
     const std::string name = bare ? std::string(api->name) : std::string(api->name) + ":" + std::to_string(i);
     auto impl = std::make_shared<DeviceImpl>(plugin, dev, i, name);
     impl->host_memory = (info.capabilities & RMA_CAP_HOST_MEMORY) && api->buffer_host_ptr;
@@ -238,6 +240,9 @@ Device Runtime::auto_device(const std::vector<rma_op>& ops) const {
       if ((pass == 0) != (info.type == RMA_DEVICE_GPU || info.type == RMA_DEVICE_NPU)) continue;
       if (device_supports_ops(d, ops)) return d;
     }
+  // Fallback: the host CPU first (host memory, no copies), then any CPU.
+  for (const auto& d : devices_)
+    if (d.info().type == RMA_DEVICE_CPU && d.host_memory()) return d;
   for (const auto& d : devices_)
     if (d.info().type == RMA_DEVICE_CPU) return d;
   if (!devices_.empty()) return devices_.front();

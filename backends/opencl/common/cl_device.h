@@ -1,0 +1,38 @@
+// The plugin's device state, shared by plugin.cpp and the program cache.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "common/cl_op.h"
+
+namespace rma::opencl {
+
+struct ClDevice {
+  cl_platform_id platform = nullptr;
+  cl_device_id id = nullptr;
+  cl_context context = nullptr;
+  std::string name, vendor, driver_version, version, extensions;
+  cl_device_type type = 0;
+  cl_uint compute_units = 0;
+  cl_ulong global_mem = 0, max_alloc = 0;
+  bool fp16 = false;
+
+  std::mutex mu;  // guards the fields below
+  uint64_t bytes_allocated = 0;
+  std::map<void*, uint64_t> buffer_sizes;
+  std::map<std::string, cl_program> programs;  // by source name + options
+};
+
+// Logs through the host (level: rma_log_level).
+void log(int32_t level, const std::string& message);
+// The host's cache folder, or "" when caching is off (RM_CACHE_ENABLED=0).
+std::string cache_root();
+
+// Builds `source` with `options` for `dev`, from the on-disk binary cache
+// when a valid entry exists. Errors name the device, program and build log.
+rma_status build_program(ClDevice& dev, const std::string& source_name, const std::string& source,
+                         const std::string& options, cl_program* out, rma_error* err);
+
+}  // namespace rma::opencl

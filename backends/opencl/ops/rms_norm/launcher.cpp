@@ -1,0 +1,49 @@
+// opencl rms_norm: y = x / sqrt(mean(x^2) + eps) * w per row, f32.
+#include <string>
+
+#include "common/cl_device.h"
+#include "ops/rms_norm/config.h"
+
+namespace rma::opencl {
+namespace {
+
+constexpr const char* kOp = "rms_norm";
+
+rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+  if (call.num_inputs < 2 || call.num_outputs < 1)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected inputs (x, w) and one output", kOp);
+  const auto* attrs = static_cast<const rma_norm_attrs*>(call.attrs);
+  if (!attrs || attrs->struct_size < sizeof(rma_norm_attrs))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_norm_attrs missing or too small", kOp);
+  const rma_tensor &x = call.inputs[0], &w = call.inputs[1], &y = call.outputs[0];
+  if (w.dtype != x.dtype || y.dtype != x.dtype)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x, w, y must share one dtype", kOp);
+  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (x.ndim < 1 || w.ndim != 1 || w.shape[0] != last_dim(x) || !same_shape(x, y))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., H], w[H], y like x", kOp);
+  if (!is_dense(x) || !is_dense(w) || !is_dense(y))
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
+  return RMA_STATUS_OK;
+}
+
+rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
+  const rma_tensor &x = call.inputs[0], &w = call.inputs[1], &y = call.outputs[0];
+  const float eps = static_cast<const rma_norm_attrs*>(call.attrs)->eps;
+  const cl_long h = last_dim(x), rows = leading_rows(x);
+  if (rows == 0 || h == 0) return RMA_STATUS_OK;
+  constexpr size_t kLocal = rms_norm_config::kLocalSize;
+  cl_kernel k = nullptr;
+  if (rma_status st = get_kernel(ctx.dev, "rms_norm/rms_norm", "rms_norm_f32",
+                                 "-DLOCAL_SIZE=" + std::to_string(kLocal), &k, err))
+    return st;
+  ArgSetter set(k);
+  set(mem_of(x))(elem_offset(x))(mem_of(w))(elem_offset(w))(mem_of(y))(elem_offset(y))(h)(eps);
+  const size_t global = size_t(rows) * kLocal, local = kLocal;
+  return launch(ctx, k, kOp, set.status(), 1, &global, &local, err);
+}
+
+}  // namespace
+
+RMA_OPENCL_REGISTER_OP(RMA_OP_RMS_NORM, supported, run);
+
+}  // namespace rma::opencl

@@ -1,0 +1,49 @@
+// opencl softmax: over the last axis, f32.
+#include <string>
+
+#include "common/cl_device.h"
+#include "ops/softmax/config.h"
+
+namespace rma::opencl {
+namespace {
+
+constexpr const char* kOp = "softmax";
+
+rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+  if (call.num_inputs < 1 || call.num_outputs < 1)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected input x and one output", kOp);
+  const auto* attrs = static_cast<const rma_softmax_attrs*>(call.attrs);
+  if (attrs && attrs->struct_size >= sizeof(rma_softmax_attrs) && attrs->axis != -1)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: axis %d; v1 accepts only -1", kOp,
+                attrs->axis);
+  const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
+  if (y.dtype != x.dtype)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x and y must share one dtype", kOp);
+  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (x.ndim < 1 || !same_shape(x, y))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., N] and y like x", kOp);
+  if (!is_dense(x) || !is_dense(y))
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
+  return RMA_STATUS_OK;
+}
+
+rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
+  const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
+  const cl_long n = last_dim(x), rows = leading_rows(x);
+  if (rows == 0 || n == 0) return RMA_STATUS_OK;
+  constexpr size_t kLocal = softmax_config::kLocalSize;
+  cl_kernel k = nullptr;
+  if (rma_status st = get_kernel(ctx.dev, "softmax/softmax", "softmax_f32",
+                                 "-DLOCAL_SIZE=" + std::to_string(kLocal), &k, err))
+    return st;
+  ArgSetter set(k);
+  set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(n);
+  const size_t global = size_t(rows) * kLocal, local = kLocal;
+  return launch(ctx, k, kOp, set.status(), 1, &global, &local, err);
+}
+
+}  // namespace
+
+RMA_OPENCL_REGISTER_OP(RMA_OP_SOFTMAX, supported, run);
+
+}  // namespace rma::opencl
