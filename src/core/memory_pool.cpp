@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdio>
 
 #include "core/device_impl.h"
 #include "rma/error.h"
@@ -14,7 +15,11 @@ uint64_t round_size(uint64_t bytes) {
   return std::max<uint64_t>(granule, (bytes + granule - 1) / granule * granule);
 }
 
-std::string mib(uint64_t b) { return std::to_string(b / (1024.0 * 1024.0)).substr(0, 8) + " MiB"; }
+std::string mib(uint64_t b) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MiB", b / (1024.0 * 1024.0));
+  return buf;
+}
 
 }  // namespace
 
