@@ -1,0 +1,29 @@
+// r = x + residual (stored to r_out), y = r / sqrt(mean(r^2) + eps) * w per
+// row of [rows, h], f32. One work-group per row; each work-item reads back
+// only the r_out elements it wrote itself, so r_out may alias x or residual.
+__kernel void add_rms_norm_f32(__global const float* x, ulong x_off, __global const float* res,
+                               ulong res_off, __global const float* w, ulong w_off,
+                               __global float* y, ulong y_off, __global float* r_out,
+                               ulong r_off, long h, float eps) {
+  __local float partial[LOCAL_SIZE];
+  const long row = get_group_id(0);
+  const int lid = get_local_id(0);
+  __global const float* xr = x + x_off + row * h;
+  __global const float* rr = res + res_off + row * h;
+  __global float* yr = y + y_off + row * h;
+  __global float* ro = r_out + r_off + row * h;
+  float s = 0.f;
+  for (long k = lid; k < h; k += LOCAL_SIZE) {
+    const float v = xr[k] + rr[k];
+    ro[k] = v;
+    s += v * v;
+  }
+  partial[lid] = s;
+  barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+  for (int stride = LOCAL_SIZE / 2; stride > 0; stride /= 2) {
+    if (lid < stride) partial[lid] += partial[lid + stride];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float inv = 1.f / sqrt(partial[0] / (float)h + eps);
+  for (long k = lid; k < h; k += LOCAL_SIZE) yr[k] = ro[k] * inv * w[w_off + k];
+}

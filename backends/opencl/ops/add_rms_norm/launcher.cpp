@@ -1,0 +1,56 @@
+// opencl add_rms_norm: residual_out = x + residual, y = rms_norm(residual_out,
+// w) per row, f32.
+#include <string>
+
+#include "common/cl_device.h"
+#include "ops/add_rms_norm/config.h"
+
+namespace rma::opencl {
+namespace {
+
+constexpr const char* kOp = "add_rms_norm";
+
+rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+  if (call.num_inputs < 3 || call.num_outputs < 2)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "%s: expected inputs (x, residual, w) and outputs (y, residual_out)", kOp);
+  const auto* attrs = static_cast<const rma_norm_attrs*>(call.attrs);
+  if (!attrs || attrs->struct_size < sizeof(rma_norm_attrs))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_norm_attrs missing or too small", kOp);
+  const rma_tensor &x = call.inputs[0], &r = call.inputs[1], &w = call.inputs[2];
+  const rma_tensor &y = call.outputs[0], &ro = call.outputs[1];
+  if (r.dtype != x.dtype || w.dtype != x.dtype || y.dtype != x.dtype || ro.dtype != x.dtype)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x, residual, w, y, residual_out must share one dtype", kOp);
+  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (x.ndim < 1 || !same_shape(x, r) || w.ndim != 1 || w.shape[0] != last_dim(x) ||
+      !same_shape(x, y) || !same_shape(x, ro))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "%s: expected x[..., H], residual like x, w[H], y and residual_out like x", kOp);
+  if (!is_dense(x) || !is_dense(r) || !is_dense(w) || !is_dense(y) || !is_dense(ro))
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
+  return RMA_STATUS_OK;
+}
+
+rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
+  const rma_tensor &x = call.inputs[0], &r = call.inputs[1], &w = call.inputs[2];
+  const rma_tensor &y = call.outputs[0], &ro = call.outputs[1];
+  const float eps = static_cast<const rma_norm_attrs*>(call.attrs)->eps;
+  const cl_long h = last_dim(x), rows = leading_rows(x);
+  if (rows == 0 || h == 0) return RMA_STATUS_OK;
+  constexpr size_t kLocal = add_rms_norm_config::kLocalSize;
+  cl_kernel k = nullptr;
+  if (rma_status st = get_kernel(ctx.dev, "add_rms_norm/add_rms_norm", "add_rms_norm_f32",
+                                 "-DLOCAL_SIZE=" + std::to_string(kLocal), &k, err))
+    return st;
+  ArgSetter set(k);
+  set(mem_of(x))(elem_offset(x))(mem_of(r))(elem_offset(r))(mem_of(w))(elem_offset(w));
+  set(mem_of(y))(elem_offset(y))(mem_of(ro))(elem_offset(ro))(h)(eps);
+  const size_t global = size_t(rows) * kLocal, local = kLocal;
+  return launch(ctx, k, kOp, set.status(), 1, &global, &local, err);
+}
+
+}  // namespace
+
+RMA_OPENCL_REGISTER_OP(RMA_OP_ADD_RMS_NORM, supported, run);
+
+}  // namespace rma::opencl

@@ -1,0 +1,3 @@
+// opencl embedding: tuning knobs. None yet: one work-item per output
+// element and the driver's choice of work-group size.
+#pragma once

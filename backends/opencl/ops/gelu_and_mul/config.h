@@ -1,0 +1,3 @@
+// opencl gelu_and_mul: tuning knobs. None yet: one work-item per output
+// element and the driver's choice of work-group size.
+#pragma once

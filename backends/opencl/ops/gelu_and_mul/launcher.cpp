@@ -1,0 +1,48 @@
+// opencl gelu_and_mul: y = gelu(x[..., :I]) * x[..., I:] (erf form, or tanh
+// form when rma_gelu_attrs.approximate), f32.
+#include "common/cl_device.h"
+#include "ops/gelu_and_mul/config.h"
+
+namespace rma::opencl {
+namespace {
+
+constexpr const char* kOp = "gelu_and_mul";
+
+rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+  if (call.num_inputs < 1 || call.num_outputs < 1)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected input x and one output", kOp);
+  const auto* attrs = static_cast<const rma_gelu_attrs*>(call.attrs);
+  if (attrs && attrs->struct_size < sizeof(rma_gelu_attrs))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_gelu_attrs too small", kOp);
+  const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
+  if (y.dtype != x.dtype)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x and y must share one dtype", kOp);
+  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (x.ndim < 1 || last_dim(x) % 2 != 0 || y.ndim != x.ndim || last_dim(y) * 2 != last_dim(x) ||
+      leading_rows(y) != leading_rows(x))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., 2I] and y[..., I]", kOp);
+  if (!is_dense(x) || !is_dense(y))
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
+  return RMA_STATUS_OK;
+}
+
+rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
+  const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
+  const auto* attrs = static_cast<const rma_gelu_attrs*>(call.attrs);
+  const cl_int tanh_form = attrs && attrs->approximate ? 1 : 0;
+  const cl_long i = last_dim(y), n = numel(y);
+  if (n == 0) return RMA_STATUS_OK;
+  cl_kernel k = nullptr;
+  if (rma_status st = get_kernel(ctx.dev, "gelu_and_mul/gelu_and_mul", "gelu_and_mul_f32", "", &k, err))
+    return st;
+  ArgSetter set(k);
+  set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(i)(n)(tanh_form);
+  const size_t global = size_t(n);
+  return launch(ctx, k, kOp, set.status(), 1, &global, nullptr, err);
+}
+
+}  // namespace
+
+RMA_OPENCL_REGISTER_OP(RMA_OP_GELU_AND_MUL, supported, run);
+
+}  // namespace rma::opencl

@@ -1,0 +1,106 @@
+// opencl paged_decode_attention: one query per sequence against a paged KV
+// cache; GQA, sliding window, optional ALiBi; f32 q and cache, i32
+// block_table and context_lens. One work-group per (sequence, head) with an
+// online softmax over the context.
+//
+// Unlike the reference, block_table and context_lens are not read back to be
+// checked (that would stall every decode step): the kernel keeps bad entries
+// safe instead (see the kernel's header).
+#include <climits>
+#include <string>
+
+#include "common/cl_device.h"
+#include "ops/paged_decode_attention/config.h"
+
+namespace rma::opencl {
+namespace {
+
+constexpr const char* kOp = "paged_decode_attention";
+namespace cfg = paged_decode_attention_config;
+
+const rma_tensor* alibi_of(const rma_op_call& call) {
+  return call.num_inputs > 5 && present(call.inputs[5]) ? &call.inputs[5] : nullptr;
+}
+
+rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+  if (call.num_inputs < 5 || call.num_outputs < 1)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "%s: expected inputs (q, k_cache, v_cache, block_table, context_lens, alibi?) "
+                "and one output",
+                kOp);
+  const auto* attrs = static_cast<const rma_attention_attrs*>(call.attrs);
+  if (!attrs || attrs->struct_size < sizeof(rma_attention_attrs))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_attention_attrs missing or too small",
+                kOp);
+  const rma_tensor &q = call.inputs[0], &kc = call.inputs[1], &vc = call.inputs[2],
+                   &table = call.inputs[3], &lens = call.inputs[4], &o = call.outputs[0];
+  const rma_tensor* alibi = alibi_of(call);
+  if (o.dtype != q.dtype || vc.dtype != kc.dtype)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "%s: o must have q's dtype and v_cache k_cache's", kOp);
+  if (rma_status st = require_f32(dev, kOp, q, err)) return st;
+  if (rma_status st = require_f32(dev, kOp, kc, err)) return st;
+  if (table.dtype != RMA_DTYPE_I32 || lens.dtype != RMA_DTYPE_I32)
+    return fail(err, RMA_STATUS_UNSUPPORTED,
+                "%s: opencl takes i32 block_table and context_lens only so far (got %s, %s)", kOp,
+                dtype_label(table.dtype), dtype_label(lens.dtype));
+  if (alibi && alibi->dtype != RMA_DTYPE_F32)
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: alibi_slopes must be f32", kOp);
+  if (q.ndim != 3 || kc.ndim != 4 || !same_shape(kc, vc) || kc.shape[3] != q.shape[2] ||
+      kc.shape[1] < 1 || kc.shape[2] < 1 || q.shape[1] % kc.shape[2] != 0 || table.ndim != 2 ||
+      table.shape[0] != q.shape[0] || lens.ndim != 1 || lens.shape[0] != q.shape[0] ||
+      !same_shape(q, o) || (alibi && (alibi->ndim != 1 || alibi->shape[0] != q.shape[1])))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "%s: expected q[B,Hq,D], caches [blocks, block_size, Hkv, D] with Hkv | Hq, "
+                "block_table[B, max_blocks], context_lens[B], alibi[Hq], o like q",
+                kOp);
+  if (q.shape[2] > cfg::kMaxHeadDim)
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: head dim %lld is over opencl's limit %d", kOp,
+                static_cast<long long>(q.shape[2]), cfg::kMaxHeadDim);
+  if (q.shape[1] > INT32_MAX || kc.shape[1] > INT32_MAX || table.shape[1] > INT32_MAX)
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: too many heads, block rows or table columns",
+                kOp);
+  if (!is_dense(q) || !is_dense(kc) || !is_dense(vc) || !is_dense(table) || !is_dense(lens) ||
+      !is_dense(o) || (alibi && !is_dense(*alibi)))
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
+  return RMA_STATUS_OK;
+}
+
+rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
+  const rma_tensor &q = call.inputs[0], &kc = call.inputs[1], &vc = call.inputs[2],
+                   &table = call.inputs[3], &lens = call.inputs[4], &o = call.outputs[0];
+  const rma_tensor* alibi = alibi_of(call);
+  const auto& attrs = *static_cast<const rma_attention_attrs*>(call.attrs);
+  const int64_t batch = q.shape[0];
+  const cl_int hq = static_cast<cl_int>(q.shape[1]), hkv = static_cast<cl_int>(kc.shape[2]),
+               d = static_cast<cl_int>(q.shape[2]), block_size = static_cast<cl_int>(kc.shape[1]),
+               max_blocks = static_cast<cl_int>(table.shape[1]);
+  const cl_long num_blocks = kc.shape[0];
+  if (batch == 0 || hq == 0 || d == 0) return RMA_STATUS_OK;
+
+  constexpr size_t kLocal = cfg::kLocalSize;
+  cl_kernel kern = nullptr;
+  if (rma_status st = get_kernel(ctx.dev, "paged_decode_attention/paged_decode_attention",
+                                 "paged_decode_attention_f32",
+                                 "-DLOCAL_SIZE=" + std::to_string(kLocal) +
+                                     " -DMAX_D=" + std::to_string(cfg::kMaxHeadDim),
+                                 &kern, err))
+    return st;
+  const cl_mem slopes = alibi ? mem_of(*alibi) : nullptr;
+  const cl_ulong slopes_off = alibi ? elem_offset(*alibi) : 0;
+  const cl_int has_alibi = alibi ? 1 : 0,
+               window = attrs.sliding_window > 0 ? attrs.sliding_window : 0;
+  ArgSetter set(kern);
+  set(mem_of(q))(elem_offset(q))(mem_of(kc))(elem_offset(kc))(mem_of(vc))(elem_offset(vc))(
+      mem_of(table))(elem_offset(table))(mem_of(lens))(elem_offset(lens))(slopes)(slopes_off)(
+      has_alibi)(mem_of(o))(elem_offset(o))(hq)(hkv)(d)(block_size)(max_blocks)(num_blocks)(
+      attrs.scale)(window);
+  const size_t global = size_t(batch) * size_t(hq) * kLocal, local = kLocal;
+  return launch(ctx, kern, kOp, set.status(), 1, &global, &local, err);
+}
+
+}  // namespace
+
+RMA_OPENCL_REGISTER_OP(RMA_OP_PAGED_DECODE_ATTENTION, supported, run);
+
+}  // namespace rma::opencl
