@@ -8,7 +8,7 @@ packages=(
   libhwy-dev libopenblas-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev
-  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
+  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
 )
 
 missing=()

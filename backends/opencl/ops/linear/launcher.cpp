@@ -1,6 +1,15 @@
-// opencl linear: y = act(alpha * opA(x) . opB(w) + bias), f32, with a simple
-// local-memory tiled kernel (a first increment; no register blocking yet).
+// opencl linear: y = act(alpha * opA(x) . opB(w) + bias), f32. Our own
+// register-tiled GEMM kernel (epilogue fused), a one-work-item-per-column
+// kernel for a few rows, or, where config.h's policy says it wins and the
+// plugin was built with it, CLBlast's GEMM (alpha folded in) followed by our
+// bias/activation epilogue. RMA_OPENCL_LINEAR=own|clblast forces one path.
+#include <cstdlib>
+#include <cstring>
 #include <string>
+
+#if defined(RMA_HAVE_CLBLAST)
+#include <clblast.h>
+#endif
 
 #include "common/cl_device.h"
 #include "ops/linear/config.h"
@@ -51,27 +60,111 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   return RMA_STATUS_OK;
 }
 
-rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
-  const auto& attrs = *static_cast<const rma_linear_attrs*>(call.attrs);
+#if defined(RMA_HAVE_CLBLAST)
+// RMA_OPENCL_LINEAR: "own" or "clblast" forces that path; unset or
+// anything else follows config.h's policy.
+enum class Path { kPolicy, kOwn, kClblast };
+Path forced_path() {
+  const char* v = std::getenv("RMA_OPENCL_LINEAR");
+  if (v && std::strcmp(v, "own") == 0) return Path::kOwn;
+  if (v && std::strcmp(v, "clblast") == 0) return Path::kClblast;
+  return Path::kPolicy;
+}
+#endif
+
+struct Shape {
+  cl_long t, n, k;
+};
+
+rma_status run_own(const Context& ctx, const rma_op_call& call, const rma_linear_attrs& attrs,
+                   Shape s, rma_error* err) {
+  using namespace linear_config;
   const rma_tensor &x = call.inputs[0], &w = call.inputs[1], &y = call.outputs[0];
   const rma_tensor* bias = bias_of(call);
-  const cl_long k = attrs.trans_a ? x.shape[0] : last_dim(x);
-  const cl_long t = attrs.trans_a ? x.shape[1] : leading_rows(x);
-  const cl_long n = attrs.trans_b ? w.shape[0] : w.shape[1];
-  if (t == 0 || n == 0) return RMA_STATUS_OK;
-  constexpr size_t kTile = linear_config::kTile;
-  cl_kernel kern = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "linear/linear", "linear_f32",
-                                 "-DTILE=" + std::to_string(kTile), &kern, err))
-    return st;
-  // Without bias the kernel never reads it; x stands in as a valid handle.
+  // Without bias the kernels never read it; x stands in as a valid handle.
   const rma_tensor& b = bias ? *bias : x;
+  const std::string trans = " -DTRANS_A=" + std::to_string(attrs.trans_a ? 1 : 0) +
+                            " -DTRANS_B=" + std::to_string(attrs.trans_b ? 1 : 0);
+  const bool rows = !attrs.trans_a && s.t <= kRows;
+  cl_kernel kern = nullptr;
+  if (rows) {
+    const bool vec4 = attrs.trans_b && s.k % 4 == 0 && elem_offset(x) % 4 == 0 &&
+                      elem_offset(w) % 4 == 0;
+    const std::string opts =
+        "-DROWS=" + std::to_string(kRows) + " -DVEC4=" + (vec4 ? "1" : "0") + trans;
+    if (rma_status st = get_kernel(ctx.dev, "linear/linear", "linear_f32_rows", opts, &kern, err))
+      return st;
+  } else {
+    const std::string opts = "-DWG=" + std::to_string(kWg) + " -DTM=" + std::to_string(kTm) +
+                             " -DTN=" + std::to_string(kTn) + " -DTK=" + std::to_string(kTk) +
+                             trans;
+    if (rma_status st = get_kernel(ctx.dev, "linear/linear", "linear_f32", opts, &kern, err))
+      return st;
+  }
   ArgSetter set(kern);
   set(mem_of(x))(elem_offset(x))(mem_of(w))(elem_offset(w))(mem_of(b))(elem_offset(b))(
-      cl_int(bias != nullptr))(mem_of(y))(elem_offset(y))(t)(n)(k)(cl_int(attrs.trans_a != 0))(
-      cl_int(attrs.trans_b != 0))(attrs.alpha)(cl_int(attrs.activation))(attrs.activation_param);
-  const size_t global[2] = {size_t(n), size_t(t)}, local[2] = {kTile, kTile};
+      cl_int(bias != nullptr))(mem_of(y))(elem_offset(y))(s.t)(s.n)(s.k)(attrs.alpha)(
+      cl_int(attrs.activation))(attrs.activation_param);
+  if (rows) {
+    const size_t global[1] = {size_t(s.n)}, local[1] = {kRowsGroup};
+    return launch(ctx, kern, kOp, set.status(), 1, global, local, err);
+  }
+  // One group per (kWg*kTn) x (kWg*kTm) block of y.
+  const size_t gx = (size_t(s.n) + kWg * kTn - 1) / (kWg * kTn);
+  const size_t gy = (size_t(s.t) + kWg * kTm - 1) / (kWg * kTm);
+  const size_t global[2] = {gx * kWg, gy * kWg}, local[2] = {kWg, kWg};
   return launch(ctx, kern, kOp, set.status(), 2, global, local, err);
+}
+
+#if defined(RMA_HAVE_CLBLAST)
+// clblast::Gemm (row-major, alpha folded in, beta 0) into y, then our
+// bias/activation epilogue in place when there is one.
+rma_status run_clblast(const Context& ctx, const rma_op_call& call, const rma_linear_attrs& attrs,
+                       Shape s, rma_error* err) {
+  const rma_tensor &x = call.inputs[0], &w = call.inputs[1], &y = call.outputs[0];
+  const rma_tensor* bias = bias_of(call);
+  using clblast::Transpose;
+  const Transpose ta = attrs.trans_a ? Transpose::kYes : Transpose::kNo;
+  const Transpose tb = attrs.trans_b ? Transpose::kYes : Transpose::kNo;
+  const size_t lda = size_t(attrs.trans_a ? s.t : s.k);  // x [K, T] or [T, K]
+  const size_t ldb = size_t(attrs.trans_b ? s.k : s.n);  // w [N, K] or [K, N]
+  cl_command_queue queue = ctx.queue;
+  const clblast::StatusCode code = clblast::Gemm<float>(
+      clblast::Layout::kRowMajor, ta, tb, size_t(s.t), size_t(s.n), size_t(s.k), attrs.alpha,
+      mem_of(x), size_t(elem_offset(x)), lda, mem_of(w), size_t(elem_offset(w)), ldb, 0.f,
+      mem_of(y), size_t(elem_offset(y)), size_t(s.n), &queue, nullptr);
+  if (code != clblast::StatusCode::kSuccess)
+    return fail(err, RMA_STATUS_DEVICE_ERROR, "opencl: linear: clblast::Gemm failed with status %d",
+                static_cast<int>(code));
+  if (!bias && attrs.activation == RMA_ACT_NONE) return RMA_STATUS_OK;
+  cl_kernel kern = nullptr;
+  if (rma_status st = get_kernel(ctx.dev, "linear/linear", "linear_epilogue_f32", "", &kern, err))
+    return st;
+  const rma_tensor& b = bias ? *bias : x;
+  const cl_long total = s.t * s.n;
+  ArgSetter set(kern);
+  set(mem_of(y))(elem_offset(y))(mem_of(b))(elem_offset(b))(cl_int(bias != nullptr))(total)(s.n)(
+      cl_int(attrs.activation))(attrs.activation_param);
+  const size_t global[1] = {size_t(total)}, local[1] = {64};
+  return launch(ctx, kern, kOp, set.status(), 1, global, local, err);
+}
+#endif
+
+rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
+  const auto& attrs = *static_cast<const rma_linear_attrs*>(call.attrs);
+  const rma_tensor &x = call.inputs[0], &w = call.inputs[1];
+  const Shape shape{attrs.trans_a ? x.shape[1] : leading_rows(x),  // t
+                    attrs.trans_b ? w.shape[0] : w.shape[1],       // n
+                    attrs.trans_a ? x.shape[0] : last_dim(x)};     // k
+  if (shape.t == 0 || shape.n == 0) return RMA_STATUS_OK;
+#if defined(RMA_HAVE_CLBLAST)
+  const Path path = forced_path();
+  if (shape.k > 0 &&
+      (path == Path::kClblast ||
+       (path == Path::kPolicy && linear_config::use_clblast(shape.t, attrs.trans_a != 0))))
+    return run_clblast(ctx, call, attrs, shape, err);
+#endif
+  return run_own(ctx, call, attrs, shape, err);
 }
 
 }  // namespace

@@ -1,7 +1,16 @@
-// y[t, n] = act(alpha * sum_k A[t, k] * B[k, n] + bias[n]), f32, tiled:
-// each TILE x TILE work-group stages a tile of A and of B in local memory per
-// step of TILE along K. A = x[T, K], or x stored [K, T] (trans_a); B = w
-// stored [N, K] read transposed (trans_b), or w stored [K, N].
+// y[t, n] = act(alpha * sum_k A[t, k] * B[k, n] + bias[n]), f32.
+// A = x[T, K], or x stored [K, T] (TRANS_A); B = w stored [N, K] read
+// transposed (TRANS_B), or w stored [K, N].
+//
+// linear_f32 (GEMM): a WG x WG work-group computes a (WG*TM) x (WG*TN) block
+// of y; each work-item keeps a TM x TN register block (rows ly + i*WG, columns
+// lx + j*WG, so neighbouring work-items touch neighbouring columns). Per step
+// of TK along K the group stages A and B tiles in local memory, loading along
+// whichever axis is contiguous in global memory.
+// linear_f32_rows (few rows, decode): one work-item per column n, the K loop
+// over float4 when K and the offsets allow; every row of A per work-item.
+// linear_epilogue_f32: bias and activation in place (after CLBlast's GEMM,
+// which already applied alpha).
 float activate(float v, int act, float p) {
   switch (act) {
     case 1: return v > 0.f ? v : 0.f;                                  // relu
@@ -18,29 +27,127 @@ float activate(float v, int act, float p) {
   }
 }
 
-__kernel __attribute__((reqd_work_group_size(TILE, TILE, 1)))
+#ifdef WG
+#define BM (WG * TM)
+#define BN (WG * TN)
+#define NT (WG * WG)
+
+__kernel __attribute__((reqd_work_group_size(WG, WG, 1)))
 void linear_f32(__global const float* x, ulong x_off, __global const float* w, ulong w_off,
                 __global const float* bias, ulong b_off, int has_bias, __global float* y,
-                ulong y_off, long T, long N, long K, int trans_a, int trans_b, float alpha,
-                int act, float act_param) {
-  __local float a_tile[TILE][TILE];
-  __local float b_tile[TILE][TILE + 1];  // +1: no bank conflicts on column reads
+                ulong y_off, long T, long N, long K, float alpha, int act, float act_param) {
+  __local float a_tile[TK][BM + 1];
+  __local float b_tile[TK][BN + 1];
+  x += x_off;
+  w += w_off;
   const int lx = get_local_id(0), ly = get_local_id(1);
-  const long col = get_global_id(0), row = get_global_id(1);
-  float acc = 0.f;
-  for (long k0 = 0; k0 < K; k0 += TILE) {
-    const long ka = k0 + lx, kb = k0 + ly;
-    a_tile[ly][lx] = (row < T && ka < K)
-                         ? (trans_a ? x[x_off + ka * T + row] : x[x_off + row * K + ka]) : 0.f;
-    b_tile[ly][lx] = (kb < K && col < N)
-                         ? (trans_b ? w[w_off + col * K + kb] : w[w_off + kb * N + col]) : 0.f;
+  const int lid = ly * WG + lx;
+  const long row0 = (long)get_group_id(1) * BM, col0 = (long)get_group_id(0) * BN;
+  float acc[TM][TN];
+  for (int i = 0; i < TM; ++i)
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+
+  for (long k0 = 0; k0 < K; k0 += TK) {
+    for (int e = lid; e < BM * TK; e += NT) {
+#if TRANS_A  // x[K, T]: rows of the tile are contiguous
+      const int r = e % BM, c = e / BM;
+      const long gr = row0 + r, gk = k0 + c;
+      a_tile[c][r] = (gr < T && gk < K) ? x[gk * T + gr] : 0.f;
+#else        // x[T, K]: k is contiguous
+      const int c = e % TK, r = e / TK;
+      const long gr = row0 + r, gk = k0 + c;
+      a_tile[c][r] = (gr < T && gk < K) ? x[gr * K + gk] : 0.f;
+#endif
+    }
+    for (int e = lid; e < BN * TK; e += NT) {
+#if TRANS_B  // w[N, K]: k is contiguous
+      const int c = e % TK, n = e / TK;
+      const long gn = col0 + n, gk = k0 + c;
+      b_tile[c][n] = (gn < N && gk < K) ? w[gn * K + gk] : 0.f;
+#else        // w[K, N]: n is contiguous
+      const int n = e % BN, c = e / BN;
+      const long gn = col0 + n, gk = k0 + c;
+      b_tile[c][n] = (gn < N && gk < K) ? w[gk * N + gn] : 0.f;
+#endif
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int kk = 0; kk < TILE; ++kk) acc += a_tile[ly][kk] * b_tile[kk][lx];
+    for (int kk = 0; kk < TK; ++kk) {
+      float a[TM], b[TN];
+      for (int i = 0; i < TM; ++i) a[i] = a_tile[kk][ly + i * WG];
+      for (int j = 0; j < TN; ++j) b[j] = b_tile[kk][lx + j * WG];
+      for (int i = 0; i < TM; ++i)
+        for (int j = 0; j < TN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (row < T && col < N) {
-    float v = alpha * acc;
-    if (has_bias) v += bias[b_off + col];
-    y[y_off + row * N + col] = activate(v, act, act_param);
+
+  for (int i = 0; i < TM; ++i) {
+    const long r = row0 + ly + i * WG;
+    if (r >= T) break;
+    for (int j = 0; j < TN; ++j) {
+      const long c = col0 + lx + j * WG;
+      if (c < N) {
+        float v = alpha * acc[i][j];
+        if (has_bias) v += bias[b_off + c];
+        y[y_off + r * N + c] = activate(v, act, act_param);
+      }
+    }
   }
+}
+#endif  // WG
+
+#ifdef ROWS
+// T <= ROWS rows of x (no trans_a), w stored [N, K] (trans_b) or [K, N].
+__kernel void linear_f32_rows(__global const float* x, ulong x_off, __global const float* w,
+                              ulong w_off, __global const float* bias, ulong b_off, int has_bias,
+                              __global float* y, ulong y_off, long T, long N, long K, float alpha,
+                              int act, float act_param) {
+  const long n = get_global_id(0);
+  if (n >= N) return;
+  x += x_off;
+  w += w_off;
+  float acc[ROWS];
+  for (int t = 0; t < ROWS; ++t) acc[t] = 0.f;
+#if TRANS_B
+  __global const float* wr = w + n * K;
+#if VEC4  // K % 4 == 0 and x, w offsets multiples of 4 elements
+  for (long k = 0; k < K; k += 4) {
+    const float4 wv = vload4(0, wr + k);
+    for (int t = 0; t < ROWS; ++t)
+      if (t < T) {
+        const float4 p = vload4(0, x + t * K + k) * wv;
+        acc[t] += (p.x + p.y) + (p.z + p.w);
+      }
+  }
+#else
+  for (long k = 0; k < K; ++k) {
+    const float wv = wr[k];
+    for (int t = 0; t < ROWS; ++t)
+      if (t < T) acc[t] = mad(x[t * K + k], wv, acc[t]);
+  }
+#endif
+#else
+  for (long k = 0; k < K; ++k) {
+    const float wv = w[k * N + n];
+    for (int t = 0; t < ROWS; ++t)
+      if (t < T) acc[t] = mad(x[t * K + k], wv, acc[t]);
+  }
+#endif
+  for (int t = 0; t < ROWS; ++t) {
+    if (t >= T) break;
+    float v = alpha * acc[t];
+    if (has_bias) v += bias[b_off + n];
+    y[y_off + t * N + n] = activate(v, act, act_param);
+  }
+}
+#endif  // ROWS
+
+__kernel void linear_epilogue_f32(__global float* y, ulong y_off, __global const float* bias,
+                                  ulong b_off, int has_bias, long total, long N, int act,
+                                  float act_param) {
+  const long i = get_global_id(0);
+  if (i >= total) return;
+  float v = y[y_off + i];
+  if (has_bias) v += bias[b_off + i % N];
+  y[y_off + i] = activate(v, act, act_param);
 }
