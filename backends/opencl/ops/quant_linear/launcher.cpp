@@ -84,11 +84,17 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const Block blk = block_of(w.dtype);
   const cl_ulong row_bytes = cl_ulong(k / blk.elems * blk.bytes);
   constexpr size_t kLanes = quant_linear_config::kLanes, kTokens = quant_linear_config::kTokens;
+  constexpr size_t kDecMax = quant_linear_config::kDecodeMaxTokens;
+  constexpr size_t kDecGroup = quant_linear_config::kDecodeGroup;
+  const bool decode_path = t <= cl_long(kDecMax);
+  const std::string options = "-DLANES=" + std::to_string(kLanes) +
+                              " -DTOKENS=" + std::to_string(kTokens) +
+                              " -DDEC_TMAX=" + std::to_string(kDecMax) +
+                              " -DDEC_WG=" + std::to_string(kDecGroup);
   cl_kernel kern = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "quant_linear/quant_linear", "quant_linear_f32",
-                                 "-DLANES=" + std::to_string(kLanes) +
-                                     " -DTOKENS=" + std::to_string(kTokens),
-                                 &kern, err))
+  if (rma_status st = get_kernel(ctx.dev, "quant_linear/quant_linear",
+                                 decode_path ? "quant_linear_decode_f32" : "quant_linear_f32",
+                                 options, &kern, err))
     return st;
   // Without bias the kernel never reads it; x stands in as a valid handle.
   const rma_tensor& b = bias ? *bias : x;
@@ -96,6 +102,10 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   set(mem_of(x))(elem_offset(x))(mem_of(w))(cl_ulong(w.offset))(row_bytes)(cl_int(w.dtype));
   set(mem_of(b))(elem_offset(b))(cl_int(bias != nullptr))(mem_of(y))(elem_offset(y));
   set(t)(n)(k)(attrs.alpha)(cl_int(attrs.activation))(attrs.activation_param);
+  if (decode_path) {
+    const size_t global[1] = {size_t(n)}, local[1] = {kDecGroup};
+    return launch(ctx, kern, kOp, set.status(), 1, global, local, err);
+  }
   const size_t global[2] = {size_t(n) * kLanes, size_t(t)}, local[2] = {kLanes, kTokens};
   return launch(ctx, kern, kOp, set.status(), 2, global, local, err);
 }

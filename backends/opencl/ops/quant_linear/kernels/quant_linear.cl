@@ -138,3 +138,110 @@ void quant_linear_f32(__global const float* x, ulong x_off, __global const uchar
     y[y_off + t * N + n] = activate(v, act, act_param);
   }
 }
+
+// ---------------------------------------------------------------------------
+// Decode path (T <= DEC_TMAX, launcher-chosen): one work-item per output row
+// n, DEC_WG items per group. The item walks its row 32 weights at a time,
+// decodes them once into private memory with the same arithmetic as decode()
+// above (so the same values, bit for bit), and dots them with every one of
+// the T activation rows (read from global memory: small and cached).
+
+// Weights c * 32 .. c * 32 + 31 of a quantized row into out[32].
+void decode32(__global const uchar* row, int fmt, long c, float* out) {
+  if (fmt == FMT_Q8_0) {
+    __global const uchar* b = row + c * 34;
+    const float d = f16_at(b);
+    for (int i = 0; i < 32; ++i) out[i] = d * (float)((char)b[2 + i]);
+    return;
+  }
+  if (fmt == FMT_Q4_0) {
+    __global const uchar* b = row + c * 18;
+    const float d = f16_at(b);
+    for (int i = 0; i < 16; ++i) {
+      const uchar q = b[2 + i];
+      out[i] = d * (float)((int)(q & 0x0F) - 8);
+      out[i + 16] = d * (float)((int)(q >> 4) - 8);
+    }
+    return;
+  }
+  if (fmt == FMT_Q4_1) {
+    __global const uchar* b = row + c * 20;
+    const float d = f16_at(b), m = f16_at(b + 2);
+    for (int i = 0; i < 16; ++i) {
+      const uchar q = b[4 + i];
+      const float lo = d * (float)(q & 0x0F), hi = d * (float)(q >> 4);
+      out[i] = lo + m;
+      out[i + 16] = hi + m;
+    }
+    return;
+  }
+  if (fmt == FMT_Q4_K) {
+    __global const uchar* b = row + (c / 8) * 144;
+    __global const uchar* s = b + 4;
+    const int sub = (int)(c % 8), k = sub / 2, upper = sub & 1;
+    int sc, mn;
+    if (sub < 4) {
+      sc = s[sub] & 63;
+      mn = s[sub + 4] & 63;
+    } else {
+      sc = (s[sub + 4] & 0x0F) | ((s[sub - 4] >> 6) << 4);
+      mn = (s[sub + 4] >> 4) | ((s[sub] >> 6) << 4);
+    }
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const float d0 = d * (float)sc, m0 = dmin * (float)mn;
+    __global const uchar* qs = b + 16 + 32 * k;
+    for (int i = 0; i < 32; ++i) {
+      const uchar q = qs[i];
+      const int nib = upper ? (q >> 4) : (q & 0x0F);
+      const float dq = d0 * (float)nib;
+      out[i] = dq - m0;
+    }
+    return;
+  }
+  // FMT_Q6_K
+  __global const uchar* b = row + (c / 8) * 210;
+  const int r8 = (int)(c % 8), h = r8 / 4, r = r8 % 4;
+  const float d = f16_at(b + 208);
+  const float ds0 = d * (float)((char)b[192 + 8 * h + 2 * r]);
+  const float ds1 = d * (float)((char)b[192 + 8 * h + 1 + 2 * r]);
+  __global const uchar* qlp = b + 64 * h + 32 * (r & 1);
+  __global const uchar* qhp = b + 128 + 32 * h;
+  for (int l = 0; l < 32; ++l) {
+    const uchar ql = qlp[l];
+    const int lo = r < 2 ? (ql & 0x0F) : (ql >> 4);
+    const int hi = (qhp[l] >> (2 * r)) & 3;
+    const int q = (lo | (hi << 4)) - 32;
+    out[l] = (l < 16 ? ds0 : ds1) * (float)q;
+  }
+}
+
+__kernel __attribute__((reqd_work_group_size(DEC_WG, 1, 1)))
+void quant_linear_decode_f32(__global const float* x, ulong x_off, __global const uchar* w,
+                             ulong w_off, ulong row_bytes, int fmt,
+                             __global const float* bias, ulong b_off, int has_bias,
+                             __global float* y, ulong y_off, long T, long N, long K,
+                             float alpha, int act, float act_param) {
+  const long n = get_global_id(0);
+  if (n >= N) return;
+  __global const uchar* wrow = w + w_off + n * row_bytes;
+  __global const float* xb = x + x_off;
+  float acc[DEC_TMAX];
+  for (int t = 0; t < DEC_TMAX; ++t) acc[t] = 0.f;
+  float wv[32];
+  const long nc = K / 32;
+  for (long c = 0; c < nc; ++c) {
+    decode32(wrow, fmt, c, wv);
+    __global const float* xc = xb + c * 32;
+    for (int t = 0; t < (int)T; ++t) {
+      __global const float* xr = xc + t * K;
+      float s = acc[t];
+      for (int i = 0; i < 32; ++i) s += xr[i] * wv[i];
+      acc[t] = s;
+    }
+  }
+  for (int t = 0; t < (int)T; ++t) {
+    float v = alpha * acc[t];
+    if (has_bias) v += bias[b_off + n];
+    y[y_off + t * N + n] = activate(v, act, act_param);
+  }
+}
