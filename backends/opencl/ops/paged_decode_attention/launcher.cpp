@@ -1,7 +1,7 @@
 // opencl paged_decode_attention: one query per sequence against a paged KV
 // cache; GQA, sliding window, optional ALiBi; f32 q and cache, i32
-// block_table and context_lens. One work-group per (sequence, head) with an
-// online softmax over the context.
+// block_table and context_lens. One work-group per (sequence, kv head) that
+// reads each cache row once for all the group's query heads (see the kernel).
 //
 // Unlike the reference, block_table and context_lens are not read back to be
 // checked (that would stall every decode step): the kernel keeps bad entries
@@ -79,11 +79,16 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   if (batch == 0 || hq == 0 || d == 0) return RMA_STATUS_OK;
 
   constexpr size_t kLocal = cfg::kLocalSize;
+  // The query heads of one kv head's group, in chunks of at most gh.
+  const cl_int group = hq / hkv;
+  const cl_int gh = group < cfg::kMaxGroupHeads ? group : cfg::kMaxGroupHeads;
+  const cl_int nhc = (group + gh - 1) / gh;
   cl_kernel kern = nullptr;
   if (rma_status st = get_kernel(ctx.dev, "paged_decode_attention/paged_decode_attention",
                                  "paged_decode_attention_f32",
                                  "-DLOCAL_SIZE=" + std::to_string(kLocal) +
-                                     " -DMAX_D=" + std::to_string(cfg::kMaxHeadDim),
+                                     " -DGH=" + std::to_string(gh) +
+                                     " -DHEAD_D=" + std::to_string(d),
                                  &kern, err))
     return st;
   const cl_mem slopes = alibi ? mem_of(*alibi) : nullptr;
@@ -93,9 +98,9 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   ArgSetter set(kern);
   set(mem_of(q))(elem_offset(q))(mem_of(kc))(elem_offset(kc))(mem_of(vc))(elem_offset(vc))(
       mem_of(table))(elem_offset(table))(mem_of(lens))(elem_offset(lens))(slopes)(slopes_off)(
-      has_alibi)(mem_of(o))(elem_offset(o))(hq)(hkv)(d)(block_size)(max_blocks)(num_blocks)(
-      attrs.scale)(window);
-  const size_t global = size_t(batch) * size_t(hq) * kLocal, local = kLocal;
+      has_alibi)(mem_of(o))(elem_offset(o))(hq)(hkv)(block_size)(max_blocks)(num_blocks)(
+      attrs.scale)(window)(nhc);
+  const size_t global = size_t(batch) * size_t(hkv) * size_t(nhc) * kLocal, local = kLocal;
   return launch(ctx, kern, kOp, set.status(), 1, &global, &local, err);
 }
 

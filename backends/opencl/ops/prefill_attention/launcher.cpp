@@ -1,6 +1,7 @@
 // opencl prefill_attention: varlen (cu_seqlens), causal, sliding window,
-// optional ALiBi, GQA; f32 with i32 cu_seqlens. One work-group per (query
-// token, head) with an online softmax over its keys.
+// optional ALiBi, GQA; f32 with i32 cu_seqlens. One work-group per (block of
+// tokens, kv head) sharing local K/V tiles across the block's tokens and the
+// group's query heads (see the kernel's header).
 #include <climits>
 #include <string>
 #include <vector>
@@ -88,22 +89,36 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   if (tokens == 0 || hq == 0 || d == 0) return RMA_STATUS_OK;
 
   constexpr size_t kLocal = cfg::kLocalSize;
+  // Rows of a work-group: gh query heads of one kv head's group (the group is
+  // split into nhc chunks when larger than the work-group) times qpb tokens.
+  const cl_int group = hq / hkv;
+  const cl_int gh = group < cl_int(kLocal) ? group : cl_int(kLocal);
+  const cl_int nhc = (group + gh - 1) / gh, qpb = cl_int(kLocal) / gh;
+  // K and V tiles of `tile` keys, padded to float4 rows, must fit local memory.
+  const size_t row_bytes = size_t((d + 3) / 4) * 4 * sizeof(float);
+  cl_ulong local_mem = 0;
+  clGetDeviceInfo(ctx.dev.id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof(local_mem), &local_mem, nullptr);
+  int tile = cfg::kTileKeys;
+  while (tile > 1 && 2 * size_t(tile) * row_bytes + 1024 > local_mem) tile /= 2;
   cl_kernel kern = nullptr;
   if (rma_status st = get_kernel(ctx.dev, "prefill_attention/prefill_attention",
                                  "prefill_attention_f32",
                                  "-DLOCAL_SIZE=" + std::to_string(kLocal) +
-                                     " -DMAX_D=" + std::to_string(cfg::kMaxHeadDim),
+                                     " -DTILE=" + std::to_string(tile) +
+                                     " -DHEAD_D=" + std::to_string(d),
                                  &kern, err))
     return st;
   const cl_mem slopes = alibi ? mem_of(*alibi) : nullptr;
   const cl_ulong slopes_off = alibi ? elem_offset(*alibi) : 0;
   const cl_int has_alibi = alibi ? 1 : 0, causal = attrs.causal ? 1 : 0,
                window = attrs.sliding_window > 0 ? attrs.sliding_window : 0;
+  const cl_long tokens_l = tokens;
   ArgSetter set(kern);
   set(mem_of(q))(elem_offset(q))(mem_of(k))(elem_offset(k))(mem_of(v))(elem_offset(v))(mem_of(cu))(
-      elem_offset(cu))(slopes)(slopes_off)(has_alibi)(mem_of(o))(elem_offset(o))(batch)(hq)(hkv)(d)(
-      attrs.scale)(causal)(window);
-  const size_t global = size_t(tokens) * size_t(hq) * kLocal, local = kLocal;
+      elem_offset(cu))(slopes)(slopes_off)(has_alibi)(mem_of(o))(elem_offset(o))(tokens_l)(batch)(
+      hq)(hkv)(attrs.scale)(causal)(window)(gh)(nhc)(qpb);
+  const size_t blocks = size_t((tokens + qpb - 1) / qpb);
+  const size_t global = blocks * size_t(hkv) * size_t(nhc) * kLocal, local = kLocal;
   return launch(ctx, kern, kOp, set.status(), 1, &global, &local, err);
 }
 

@@ -2,94 +2,136 @@
 // Hkv, D], block_table[B, max_blocks] i32, context_lens[B] i32, optional
 // alibi slopes[Hq] -> o[B,Hq,D]. The query sits at position L-1 and attends
 // keys [0, L) (the last `window` of them when window > 0); L = 0 gives zeros.
-// One work-group of LOCAL_SIZE work-items per (sequence, head). Keys are
-// visited in chunks of LOCAL_SIZE: each work-item scores one key (looked up
-// through the block table), then all fold the chunk into an online softmax
-// while each accumulates its head dims lid, lid + LOCAL_SIZE, ... (D <= MAX_D).
+//
+// One work-group of LOCAL_SIZE work-items per (sequence, kv head g, chunk of
+// GH query heads of g's group). Work-item w takes keys lo + w, lo + w +
+// LOCAL_SIZE, ...: it reads each of its K and V cache rows once (float4 along
+// D) and scores and accumulates it for all GH heads, each with its own online
+// softmax (m, l, acc) in private memory. The work-items' partial results are
+// then merged head by head through local memory.
+// HEAD_D (the head dim) and GH are build options; rows are padded to DV
+// float4s.
 // Indices the host does not check stay safe here: a context length outside
 // [0, max_blocks * block_size] gives zeros, a block id outside
 // [0, num_blocks) drops that key.
-#define DIMS_PER_ITEM (MAX_D / LOCAL_SIZE)
+#define DV ((HEAD_D + 3) / 4)
+
+inline float4 load_row(__global const float* r) {
+  float4 x;
+  x.s0 = r[0];
+  x.s1 = r[1];
+  x.s2 = r[2];
+  x.s3 = r[3];
+  return x;
+}
+
+inline float4 load_tail(__global const float* r, int e) {
+  float4 x;
+  x.s0 = 4 * e < HEAD_D ? r[0] : 0.f;
+  x.s1 = 4 * e + 1 < HEAD_D ? r[1] : 0.f;
+  x.s2 = 4 * e + 2 < HEAD_D ? r[2] : 0.f;
+  x.s3 = 4 * e + 3 < HEAD_D ? r[3] : 0.f;
+  return x;
+}
+
+#define FULL_DV (HEAD_D / 4)
 
 __kernel void paged_decode_attention_f32(
     __global const float* q, ulong q_off, __global const float* kc, ulong kc_off,
     __global const float* vc, ulong vc_off, __global const int* table, ulong table_off,
     __global const int* lens, ulong lens_off, __global const float* slopes, ulong slopes_off,
-    int has_alibi, __global float* o, ulong o_off, int hq, int hkv, int d, int block_size,
-    int max_blocks, long num_blocks, float scale, int window) {
-  __local float qs[MAX_D];
-  __local float score[LOCAL_SIZE];
-  __local float prob[LOCAL_SIZE];
-  __local long row_of[LOCAL_SIZE];  // cache row (block * block_size + offset), -1: dropped
-  const long wg = get_group_id(0);
-  const long b = wg / hq;
-  const int h = (int)(wg % hq);
+    int has_alibi, __global float* o, ulong o_off, int hq, int hkv, int block_size,
+    int max_blocks, long num_blocks, float scale, int window, int nhc) {
+  __local float4 part[LOCAL_SIZE * DV];
+  __local float pm[LOCAL_SIZE];
+  __local float pl[LOCAL_SIZE];
   const int lid = get_local_id(0);
-  const int g = h / (hq / hkv);
+  const long wg = get_group_id(0);
+  const int hc = (int)(wg % nhc);
+  const int g = (int)((wg / nhc) % hkv);
+  const long b = wg / ((long)nhc * hkv);
+  const int group = hq / hkv;
+  const int h0 = g * group + hc * GH;
+  const int nh = min(GH, group - hc * GH);  // heads of this chunk
 
   long len = lens[lens_off + b];
   if (len < 0 || len > (long)max_blocks * block_size) len = 0;
   long lo = 0;
   const long hi = len - 1;  // attended keys: [lo, hi]
   if (window > 0) lo = max(lo, len - window);
-  const float slope = has_alibi ? slopes[slopes_off + h] : 0.f;
   __global const int* tb = table + table_off + b * max_blocks;
 
-  __global const float* qr = q + q_off + (b * hq + h) * d;
-  for (int e = lid; e < d; e += LOCAL_SIZE) qs[e] = qr[e];
-  barrier(CLK_LOCAL_MEM_FENCE);
-
-  float acc[DIMS_PER_ITEM];
-  for (int r = 0; r < DIMS_PER_ITEM; ++r) acc[r] = 0.f;
-  float m = -INFINITY, l = 0.f;
-  __global const float* kb = kc + kc_off + (long)g * d;
-  __global const float* vb = vc + vc_off + (long)g * d;
-  const long row_stride = (long)hkv * d;
-  for (long base = lo; base <= hi; base += LOCAL_SIZE) {
-    const int n = (int)min((long)LOCAL_SIZE, hi - base + 1);
-    const long j = base + lid;
-    float s = -INFINITY;
-    long row = -1;
-    if (lid < n) {
-      const long block = tb[j / block_size];
-      if (block >= 0 && block < num_blocks) {
-        row = block * block_size + j % block_size;
-        __global const float* kr = kb + row * row_stride;
-        float dot = 0.f;
-        for (int e = 0; e < d; ++e) dot += qs[e] * kr[e];
-        s = scale * dot + slope * (float)(j - hi);
-      }
-    }
-    score[lid] = s;
-    row_of[lid] = row;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float cm = -INFINITY;
-    for (int c = 0; c < n; ++c) cm = fmax(cm, score[c]);
-    const float m_new = fmax(m, cm);
-    prob[lid] = (row >= 0 && m_new > -INFINITY) ? exp(s - m_new) : 0.f;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (m_new > -INFINITY) {  // else every key so far was dropped
-      const float alpha = exp(m - m_new);  // 0 while m = -inf
-      l *= alpha;
-      for (int r = 0; r < DIMS_PER_ITEM; ++r) acc[r] *= alpha;
-      for (int c = 0; c < n; ++c) {
-        if (row_of[c] < 0) continue;
-        const float p = prob[c];
-        l += p;
-        __global const float* vr = vb + row_of[c] * row_stride;
-        for (int r = 0; r < DIMS_PER_ITEM; ++r) {
-          const int e = lid + r * LOCAL_SIZE;
-          if (e < d) acc[r] += p * vr[e];
-        }
-      }
-      m = m_new;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);  // all have read the chunk before the next one
+  float4 qv[GH][DV], acc[GH][DV];
+  float m[GH], l[GH], slope[GH];
+  for (int r = 0; r < GH; ++r) {
+    const int h = h0 + min(r, nh - 1);
+    __global const float* qr = q + q_off + (b * hq + h) * HEAD_D;
+    for (int e = 0; e < FULL_DV; ++e) qv[r][e] = load_row(qr + 4 * e) * scale;
+    for (int e = FULL_DV; e < DV; ++e) qv[r][e] = load_tail(qr + 4 * e, e) * scale;
+    for (int e = 0; e < DV; ++e) acc[r][e] = (float4)(0.f);
+    m[r] = -INFINITY;
+    l[r] = 0.f;
+    slope[r] = has_alibi ? slopes[slopes_off + h] : 0.f;
   }
-  __global float* orow = o + o_off + (b * hq + h) * d;
-  const float inv = l > 0.f ? 1.f / l : 0.f;  // nothing attended: zeros
-  for (int r = 0; r < DIMS_PER_ITEM; ++r) {
-    const int e = lid + r * LOCAL_SIZE;
-    if (e < d) orow[e] = acc[r] * inv;
+
+  const long row_stride = (long)hkv * HEAD_D;
+  __global const float* kb = kc + kc_off + (long)g * HEAD_D;
+  __global const float* vb = vc + vc_off + (long)g * HEAD_D;
+  for (long j = lo + lid; j <= hi; j += LOCAL_SIZE) {
+    const long block = tb[j / block_size];
+    if (block < 0 || block >= num_blocks) continue;  // dropped key
+    const long row = block * block_size + j % block_size;
+    __global const float* kr = kb + row * row_stride;
+    __global const float* vr = vb + row * row_stride;
+    float4 kv[DV];
+    for (int e = 0; e < FULL_DV; ++e) kv[e] = load_row(kr + 4 * e);
+    for (int e = FULL_DV; e < DV; ++e) kv[e] = load_tail(kr + 4 * e, e);
+    float p[GH];
+    for (int r = 0; r < GH; ++r) {
+      float4 d4 = (float4)(0.f);
+      for (int e = 0; e < DV; ++e) d4 = fma(qv[r][e], kv[e], d4);
+      const float s = (d4.s0 + d4.s1) + (d4.s2 + d4.s3) + slope[r] * (float)(j - hi);
+      if (s > m[r]) {
+        const float alpha = exp(m[r] - s);  // 0 while m = -inf
+        l[r] *= alpha;
+        for (int e = 0; e < DV; ++e) acc[r][e] *= alpha;
+        m[r] = s;
+      }
+      p[r] = exp(s - m[r]);
+      l[r] += p[r];
+    }
+    for (int e = 0; e < FULL_DV; ++e) kv[e] = load_row(vr + 4 * e);
+    for (int e = FULL_DV; e < DV; ++e) kv[e] = load_tail(vr + 4 * e, e);
+    for (int r = 0; r < GH; ++r)
+      for (int e = 0; e < DV; ++e) acc[r][e] = fma((float4)(p[r]), kv[e], acc[r][e]);
+  }
+
+  // Merge the work-items' partials, one head at a time: work-item w then owns
+  // float4 columns w, w + LOCAL_SIZE, ... of the head's output row.
+  for (int r = 0; r < GH; ++r) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    pm[lid] = m[r];
+    pl[lid] = l[r];
+    for (int e = 0; e < DV; ++e) part[lid * DV + e] = acc[r][e];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (r < nh) {
+      float mx = -INFINITY;
+      for (int w = 0; w < LOCAL_SIZE; ++w) mx = fmax(mx, pm[w]);
+      float den = 0.f;
+      for (int w = 0; w < LOCAL_SIZE; ++w)
+        if (pl[w] > 0.f) den += pl[w] * exp(pm[w] - mx);
+      const float inv = den > 0.f ? 1.f / den : 0.f;  // nothing attended: zeros
+      __global float* orow = o + o_off + (b * hq + h0 + r) * HEAD_D;
+      for (int e = lid; e < DV; e += LOCAL_SIZE) {
+        float4 y = (float4)(0.f);
+        for (int w = 0; w < LOCAL_SIZE; ++w)
+          if (pl[w] > 0.f) y = fma((float4)(exp(pm[w] - mx)), part[w * DV + e], y);
+        y *= inv;
+        orow[4 * e] = y.s0;
+        if (4 * e + 1 < HEAD_D) orow[4 * e + 1] = y.s1;
+        if (4 * e + 2 < HEAD_D) orow[4 * e + 2] = y.s2;
+        if (4 * e + 3 < HEAD_D) orow[4 * e + 3] = y.s3;
+      }
+    }
   }
 }

@@ -1,87 +1,135 @@
 // Prefill attention over packed sequences, f32: q[T,Hq,D], k/v[T,Hkv,D],
 // cu_seqlens[B+1] i32, optional alibi slopes[Hq] -> o[T,Hq,D].
-// One work-group of LOCAL_SIZE work-items per (query token, head). Keys are
-// visited in chunks of LOCAL_SIZE: each work-item scores one key, then all
-// fold the chunk into an online softmax (running max m, denominator l) while
-// each accumulates its head dims lid, lid + LOCAL_SIZE, ... (D <= MAX_D).
-#define DIMS_PER_ITEM (MAX_D / LOCAL_SIZE)
+//
+// One work-group of LOCAL_SIZE work-items per (block of QPB consecutive
+// tokens, kv head g, chunk of GH query heads of g's group); work-item r owns
+// the row (token t0 + r / GH, head g * G + hc * GH + r % GH) and keeps its
+// query, accumulators, running max m and denominator l in private memory.
+// Keys are visited in tiles of TILE rows: the work-group copies the K and V
+// tile of kv head g into local memory once and every row of the block scores
+// and accumulates it (tile-wise online softmax). Tiles come from the union of
+// the block's attended key ranges (tokens are global indices, so a block may
+// span sequences: each row only takes keys of its own sequence in its own
+// range [klo, khi]); tiles outside it, e.g. past the causal diagonal, are
+// never loaded.
+// HEAD_D (the head dim) is a build option; rows are padded to DV float4s.
+#define DV ((HEAD_D + 3) / 4)
 
-__kernel void prefill_attention_f32(__global const float* q, ulong q_off, __global const float* k,
-                                    ulong k_off, __global const float* v, ulong v_off,
-                                    __global const int* cu, ulong cu_off,
-                                    __global const float* slopes, ulong slopes_off, int has_alibi,
-                                    __global float* o, ulong o_off, int batch, int hq, int hkv,
-                                    int d, float scale, int causal, int window) {
-  __local float qs[MAX_D];
-  __local float score[LOCAL_SIZE];
-  __local float prob[LOCAL_SIZE];
-  const long wg = get_group_id(0);
-  const long t = wg / hq;
-  const int h = (int)(wg % hq);
-  const int lid = get_local_id(0);
-  const int g = h / (hq / hkv);
-  cu += cu_off;
-
-  // The sequence owning token t: the largest b < batch with cu[b] <= t.
+// Global index of the first key sequence-local token t attends, and of the
+// last; binary search for t's sequence (the largest b < batch, cu[b] <= t).
+inline void key_range(__global const int* cu, int batch, long t, int causal, int window,
+                      long* klo, long* khi) {
   int lo_b = 0, hi_b = batch - 1;
   while (lo_b < hi_b) {
     const int mid = (lo_b + hi_b + 1) / 2;
     if (cu[mid] <= t) lo_b = mid; else hi_b = mid - 1;
   }
-  const long start = cu[lo_b];
-  const long len = cu[lo_b + 1] - start;
-  const long i = t - start;  // local position of the query
+  const long start = cu[lo_b], end = cu[lo_b + 1];
+  long lo = start;
+  const long hi = causal ? t : end - 1;
+  if (window > 0) lo = max(lo, t - window + 1);
+  *klo = lo;
+  *khi = hi;
+}
 
-  long lo = 0, hi = causal ? i : len - 1;  // attended keys: [lo, hi]
-  if (window > 0) lo = max(lo, i - window + 1);
-  const float slope = has_alibi ? slopes[slopes_off + h] : 0.f;
+__kernel void prefill_attention_f32(__global const float* q, ulong q_off, __global const float* k,
+                                    ulong k_off, __global const float* v, ulong v_off,
+                                    __global const int* cu, ulong cu_off,
+                                    __global const float* slopes, ulong slopes_off, int has_alibi,
+                                    __global float* o, ulong o_off, long tokens, int batch, int hq,
+                                    int hkv, float scale, int causal, int window,
+                                    int gh, int nhc, int qpb) {
+  __local float4 ks[TILE * DV];
+  __local float4 vs[TILE * DV];
+  const int lid = get_local_id(0);
+  const long wg = get_group_id(0);
+  const int hc = (int)(wg % nhc);
+  const int g = (int)((wg / nhc) % hkv);
+  const long qb = wg / ((long)nhc * hkv);
+  const int group = hq / hkv;
+  cu += cu_off;
 
-  __global const float* qr = q + q_off + (t * hq + h) * d;
-  for (int e = lid; e < d; e += LOCAL_SIZE) qs[e] = qr[e];
-  barrier(CLK_LOCAL_MEM_FENCE);
+  const long t0 = qb * qpb;
+  const long t_last = min(t0 + qpb, tokens) - 1;
+  const int hr = lid % gh;
+  const long t = t0 + lid / gh;
+  const int h = g * group + hc * gh + hr;
+  const bool live = lid < qpb * gh && t <= t_last && hc * gh + hr < group;
 
-  float acc[DIMS_PER_ITEM];
-  for (int r = 0; r < DIMS_PER_ITEM; ++r) acc[r] = 0.f;
-  float m = -INFINITY, l = 0.f;
-  const long kv_stride = (long)hkv * d;
-  __global const float* kb = k + k_off + (start * hkv + g) * d;
-  __global const float* vb = v + v_off + (start * hkv + g) * d;
-  for (long base = lo; base <= hi; base += LOCAL_SIZE) {
-    const int n = (int)min((long)LOCAL_SIZE, hi - base + 1);
-    const long j = base + lid;
-    float s = -INFINITY;
-    if (lid < n) {
-      __global const float* kr = kb + j * kv_stride;
-      float dot = 0.f;
-      for (int e = 0; e < d; ++e) dot += qs[e] * kr[e];
-      s = scale * dot + slope * (float)(j - i);
+  // The block's key span: klo and khi do not decrease with t.
+  long span_lo, span_hi, dummy;
+  key_range(cu, batch, t0, causal, window, &span_lo, &dummy);
+  key_range(cu, batch, t_last, causal, window, &dummy, &span_hi);
+
+  long klo = 1, khi = 0;  // empty unless live
+  float4 qv[DV], acc[DV];
+  float m = -INFINITY, l = 0.f, slope = 0.f;
+  for (int e = 0; e < DV; ++e) {
+    qv[e] = (float4)(0.f);
+    acc[e] = (float4)(0.f);
+  }
+  if (live) {
+    key_range(cu, batch, t, causal, window, &klo, &khi);
+    slope = has_alibi ? slopes[slopes_off + h] : 0.f;
+    __global const float* qr = q + q_off + (t * hq + h) * HEAD_D;
+    for (int e = 0; e < DV; ++e) {
+      float4 x;
+      x.s0 = qr[4 * e];
+      x.s1 = 4 * e + 1 < HEAD_D ? qr[4 * e + 1] : 0.f;
+      x.s2 = 4 * e + 2 < HEAD_D ? qr[4 * e + 2] : 0.f;
+      x.s3 = 4 * e + 3 < HEAD_D ? qr[4 * e + 3] : 0.f;
+      qv[e] = x * scale;
     }
-    score[lid] = s;
+  }
+
+  const long kv_stride = (long)hkv * HEAD_D;
+  __global const float* kb = k + k_off + (long)g * HEAD_D;
+  __global const float* vb = v + v_off + (long)g * HEAD_D;
+  __local float* ksf = (__local float*)ks;
+  __local float* vsf = (__local float*)vs;
+  for (long base = span_lo; base <= span_hi; base += TILE) {
+    const int n = (int)min((long)TILE, span_hi - base + 1);
+    barrier(CLK_LOCAL_MEM_FENCE);  // everyone is done with the previous tile
+    for (int x = lid; x < n * DV * 4; x += LOCAL_SIZE) {
+      const int c = x / (DV * 4), e = x % (DV * 4);
+      const long off = (base + c) * kv_stride + e;
+      ksf[x] = e < HEAD_D ? kb[off] : 0.f;
+      vsf[x] = e < HEAD_D ? vb[off] : 0.f;
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
+    const int c0 = (int)max(0L, klo - base), c1 = (int)min((long)n - 1, khi - base);
+    if (c0 <= c1) {
+    float s[TILE];
     float cm = -INFINITY;
-    for (int c = 0; c < n; ++c) cm = fmax(cm, score[c]);
+    for (int c = c0; c <= c1; ++c) {
+      float4 dot4 = (float4)(0.f);
+      for (int e = 0; e < DV; ++e) dot4 = fma(qv[e], ks[c * DV + e], dot4);
+      const float sc = (dot4.s0 + dot4.s1) + (dot4.s2 + dot4.s3) +
+                       slope * (float)(base + c - t);
+      s[c] = sc;
+      cm = fmax(cm, sc);
+    }
     const float m_new = fmax(m, cm);
-    prob[lid] = lid < n ? exp(s - m_new) : 0.f;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float alpha = exp(m - m_new);  // 0 on the first chunk (m = -inf)
+    const float alpha = exp(m - m_new);  // 0 on the first tile (m = -inf)
     l *= alpha;
-    for (int r = 0; r < DIMS_PER_ITEM; ++r) acc[r] *= alpha;
-    for (int c = 0; c < n; ++c) {
-      const float p = prob[c];
+    for (int e = 0; e < DV; ++e) acc[e] *= alpha;
+    for (int c = c0; c <= c1; ++c) {
+      const float p = exp(s[c] - m_new);
       l += p;
-      __global const float* vr = vb + (base + c) * kv_stride;
-      for (int r = 0; r < DIMS_PER_ITEM; ++r) {
-        const int e = lid + r * LOCAL_SIZE;
-        if (e < d) acc[r] += p * vr[e];
-      }
+      for (int e = 0; e < DV; ++e) acc[e] = fma((float4)(p), vs[c * DV + e], acc[e]);
     }
     m = m_new;
-    barrier(CLK_LOCAL_MEM_FENCE);  // all have read score/prob before the next chunk
+    }
   }
-  __global float* orow = o + o_off + (t * hq + h) * d;
-  const float inv = l > 0.f ? 1.f / l : 0.f;  // no key attended: zeros
-  for (int r = 0; r < DIMS_PER_ITEM; ++r) {
-    const int e = lid + r * LOCAL_SIZE;
-    if (e < d) orow[e] = acc[r] * inv;
+  if (live) {
+    __global float* orow = o + o_off + (t * hq + h) * HEAD_D;
+    const float inv = l > 0.f ? 1.f / l : 0.f;  // no key attended: zeros
+    for (int e = 0; e < DV; ++e) {
+      const float4 y = acc[e] * inv;
+      orow[4 * e] = y.s0;
+      if (4 * e + 1 < HEAD_D) orow[4 * e + 1] = y.s1;
+      if (4 * e + 2 < HEAD_D) orow[4 * e + 2] = y.s2;
+      if (4 * e + 3 < HEAD_D) orow[4 * e + 3] = y.s3;
+    }
   }
 }
