@@ -30,15 +30,16 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
   const auto* attrs = static_cast<const rma_gelu_attrs*>(call.attrs);
   const cl_int tanh_form = attrs && attrs->approximate ? 1 : 0;
-  const cl_long i = last_dim(y), n = numel(y);
-  if (n == 0) return RMA_STATUS_OK;
+  const cl_long i = last_dim(y), rows = leading_rows(y);
+  if (i == 0 || rows == 0) return RMA_STATUS_OK;
   cl_kernel k = nullptr;
   if (rma_status st = get_kernel(ctx.dev, "gelu_and_mul/gelu_and_mul", "gelu_and_mul_f32", "", &k, err))
     return st;
   ArgSetter set(k);
-  set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(i)(n)(tanh_form);
-  const size_t global = size_t(n);
-  return launch(ctx, k, kOp, set.status(), 1, &global, nullptr, err);
+  set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(i)(tanh_form);
+  // One work-item per 8 outputs of a row (see kernels/gelu_and_mul.cl).
+  const size_t global[2] = {size_t((i + 7) / 8), size_t(rows)};
+  return launch(ctx, k, kOp, set.status(), 2, global, nullptr, err);
 }
 
 }  // namespace

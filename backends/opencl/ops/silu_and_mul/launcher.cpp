@@ -24,15 +24,16 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
 
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
-  const cl_long i = last_dim(y), n = numel(y);
-  if (n == 0) return RMA_STATUS_OK;
+  const cl_long i = last_dim(y), rows = leading_rows(y);
+  if (i == 0 || rows == 0) return RMA_STATUS_OK;
   cl_kernel k = nullptr;
   if (rma_status st = get_kernel(ctx.dev, "silu_and_mul/silu_and_mul", "silu_and_mul_f32", "", &k, err))
     return st;
   ArgSetter set(k);
-  set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(i)(n);
-  const size_t global = size_t(n);
-  return launch(ctx, k, kOp, set.status(), 1, &global, nullptr, err);
+  set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(i);
+  // One work-item per 8 outputs of a row (see kernels/silu_and_mul.cl).
+  const size_t global[2] = {size_t((i + 7) / 8), size_t(rows)};
+  return launch(ctx, k, kOp, set.status(), 2, global, nullptr, err);
 }
 
 }  // namespace

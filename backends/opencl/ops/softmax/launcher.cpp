@@ -31,14 +31,23 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
   const cl_long n = last_dim(x), rows = leading_rows(x);
   if (rows == 0 || n == 0) return RMA_STATUS_OK;
-  constexpr size_t kLocal = softmax_config::kLocalSize;
+  size_t local = (ctx.dev.type & CL_DEVICE_TYPE_CPU) ? softmax_config::kCpuLocalSize
+                                                       : softmax_config::kGpuLocalSize;
   cl_kernel k = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "softmax/softmax", "softmax_f32",
-                                 "-DLOCAL_SIZE=" + std::to_string(kLocal), &k, err))
-    return st;
+  for (;;) {
+    if (rma_status st = get_kernel(ctx.dev, "softmax/softmax", "softmax_f32",
+                                   "-DLOCAL_SIZE=" + std::to_string(local), &k, err))
+      return st;
+    size_t limit = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx.dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,
+                                 nullptr) != CL_SUCCESS || limit >= local || local == 1)
+      break;
+    clReleaseKernel(k);  // the device allows fewer: rebuild at the largest power of two
+    while (local > limit && local > 1) local /= 2;
+  }
   ArgSetter set(k);
   set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(n);
-  const size_t global = size_t(rows) * kLocal, local = kLocal;
+  const size_t global = size_t(rows) * local;
   return launch(ctx, k, kOp, set.status(), 1, &global, &local, err);
 }
 

@@ -1,6 +1,8 @@
 // r = x + residual (stored to r_out), y = r / sqrt(mean(r^2) + eps) * w per
-// row of [rows, h], f32. One work-group per row; each work-item reads back
-// only the r_out elements it wrote itself, so r_out may alias x or residual.
+// row of [rows, h], f32. One work-group per row (LOCAL_SIZE work-items, a
+// power of two, chosen by the launcher), float8 chunks (vload8 needs only
+// float alignment) with a scalar tail. Each work-item reads back only the
+// r_out elements it wrote itself, so r_out may alias x or residual.
 __kernel void add_rms_norm_f32(__global const float* x, ulong x_off, __global const float* res,
                                ulong res_off, __global const float* w, ulong w_off,
                                __global float* y, ulong y_off, __global float* r_out,
@@ -10,10 +12,19 @@ __kernel void add_rms_norm_f32(__global const float* x, ulong x_off, __global co
   const int lid = get_local_id(0);
   __global const float* xr = x + x_off + row * h;
   __global const float* rr = res + res_off + row * h;
+  __global const float* wr = w + w_off;
   __global float* yr = y + y_off + row * h;
   __global float* ro = r_out + r_off + row * h;
-  float s = 0.f;
-  for (long k = lid; k < h; k += LOCAL_SIZE) {
+  const long nv = h / 8;  // whole float8 chunks; [8 * nv, h) is the tail
+  float8 s8 = (float8)(0.f);
+  for (long k = lid; k < nv; k += LOCAL_SIZE) {
+    const float8 v = vload8(k, xr) + vload8(k, rr);
+    vstore8(v, k, ro);
+    s8 += v * v;
+  }
+  const float4 s4 = s8.lo + s8.hi;
+  float s = (s4.s0 + s4.s1) + (s4.s2 + s4.s3);
+  for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) {
     const float v = xr[k] + rr[k];
     ro[k] = v;
     s += v * v;
@@ -25,5 +36,7 @@ __kernel void add_rms_norm_f32(__global const float* x, ulong x_off, __global co
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   const float inv = 1.f / sqrt(partial[0] / (float)h + eps);
-  for (long k = lid; k < h; k += LOCAL_SIZE) yr[k] = ro[k] * inv * w[w_off + k];
+  for (long k = lid; k < nv; k += LOCAL_SIZE)
+    vstore8(vload8(k, ro) * inv * vload8(k, wr), k, yr);
+  for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) yr[k] = ro[k] * inv * wr[k];
 }

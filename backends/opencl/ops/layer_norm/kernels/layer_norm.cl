@@ -1,6 +1,8 @@
 // y = (x - mean) / sqrt(var + eps) * w + b per row of x[rows, h] (biased
-// variance), f32; b is read only when has_b. One work-group per row: a
-// reduction for the mean, then one for the centred sum of squares.
+// variance), f32; b is read only when has_b. One work-group per row
+// (LOCAL_SIZE work-items, a power of two, chosen by the launcher) in float8
+// chunks (vload8 needs only float alignment) with a scalar tail: a reduction
+// for the mean, then one for the centred sum of squares.
 float row_sum(__local float* partial, float s) {
   const int lid = get_local_id(0);
   partial[lid] = s;
@@ -14,6 +16,11 @@ float row_sum(__local float* partial, float s) {
   return total;
 }
 
+float hsum8(float8 v) {
+  const float4 s4 = v.lo + v.hi;
+  return (s4.s0 + s4.s1) + (s4.s2 + s4.s3);
+}
+
 __kernel void layer_norm_f32(__global const float* x, ulong x_off, __global const float* w,
                              ulong w_off, __global const float* b, ulong b_off, int has_b,
                              __global float* y, ulong y_off, long h, float eps) {
@@ -21,18 +28,34 @@ __kernel void layer_norm_f32(__global const float* x, ulong x_off, __global cons
   const long row = get_group_id(0);
   const int lid = get_local_id(0);
   __global const float* xr = x + x_off + row * h;
+  __global const float* wr = w + w_off;
+  __global const float* br = b + b_off;
   __global float* yr = y + y_off + row * h;
-  float s = 0.f;
-  for (long k = lid; k < h; k += LOCAL_SIZE) s += xr[k];
+  const long nv = h / 8;  // whole float8 chunks; [8 * nv, h) is the tail
+  float8 s8 = (float8)(0.f);
+  for (long k = lid; k < nv; k += LOCAL_SIZE) s8 += vload8(k, xr);
+  float s = hsum8(s8);
+  for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) s += xr[k];
   const float mean = row_sum(partial, s) / (float)h;
-  float q = 0.f;
-  for (long k = lid; k < h; k += LOCAL_SIZE) {
+  float8 q8 = (float8)(0.f);
+  for (long k = lid; k < nv; k += LOCAL_SIZE) {
+    const float8 d = vload8(k, xr) - mean;
+    q8 += d * d;
+  }
+  float q = hsum8(q8);
+  for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) {
     const float d = xr[k] - mean;
     q += d * d;
   }
   const float inv = 1.f / sqrt(row_sum(partial, q) / (float)h + eps);
-  for (long k = lid; k < h; k += LOCAL_SIZE) {
-    const float v = (xr[k] - mean) * inv * w[w_off + k];
-    yr[k] = has_b ? v + b[b_off + k] : v;
+  if (has_b) {
+    for (long k = lid; k < nv; k += LOCAL_SIZE)
+      vstore8((vload8(k, xr) - mean) * inv * vload8(k, wr) + vload8(k, br), k, yr);
+    for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE)
+      yr[k] = (xr[k] - mean) * inv * wr[k] + br[k];
+  } else {
+    for (long k = lid; k < nv; k += LOCAL_SIZE)
+      vstore8((vload8(k, xr) - mean) * inv * vload8(k, wr), k, yr);
+    for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) yr[k] = (xr[k] - mean) * inv * wr[k];
   }
 }
