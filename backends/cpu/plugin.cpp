@@ -175,7 +175,7 @@ rma_status op_supported(rma_device, const rma_op_call* call, rma_error* err) {
   if (!call || call->struct_size < sizeof(rma_op_call))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "rma_op_call missing or too small");
   if (call->op < 0 || call->op >= RMA_OP_COUNT || !registry().supported[call->op])
-    return fail(err, RMA_STATUS_UNSUPPORTED, "op %d is not implemented by the cpu backend",
+    return fail(err, RMA_STATUS_UNSUPPORTED, "op %d is unknown to the cpu backend (newer ABI?)",
                 call->op);
   return registry().supported[call->op](*call, err);
 }
