@@ -78,6 +78,30 @@ inline void decode_q4_K(const rma_block_q4_K* x, float* y, int64_t nb) {
   }
 }
 
+// As q4_K; the fifth bit of element 64k + i is bit 2k of qh[i] and of
+// element 64k + 32 + i bit 2k + 1.
+inline void decode_q5_K(const rma_block_q5_K* x, float* y, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, y += RMA_QK_K) {
+    const float d = f16_to_f32(x[b].d);
+    const float dmin = f16_to_f32(x[b].dmin);
+    for (int k = 0; k < RMA_QK_K / 64; ++k) {
+      int sc0, mn0, sc1, mn1;
+      unpack_scale_min_k4(2 * k, x[b].scales, &sc0, &mn0);
+      unpack_scale_min_k4(2 * k + 1, x[b].scales, &sc1, &mn1);
+      const float d0 = d * static_cast<float>(sc0), m0 = dmin * static_cast<float>(mn0);
+      const float d1 = d * static_cast<float>(sc1), m1 = dmin * static_cast<float>(mn1);
+      const uint8_t* qs = x[b].qs + 32 * k;
+      const uint8_t* qh = x[b].qh;
+      for (int i = 0; i < 32; ++i) {
+        const int lo = (qs[i] & 0x0F) | (((qh[i] >> (2 * k)) & 1) << 4);
+        const int hi = (qs[i] >> 4) | (((qh[i] >> (2 * k + 1)) & 1) << 4);
+        y[64 * k + i] = d0 * static_cast<float>(lo) - m0;
+        y[64 * k + 32 + i] = d1 * static_cast<float>(hi) - m1;
+      }
+    }
+  }
+}
+
 // Per half of 128: element l + 32r has its low 4 bits in ql[l + 32(r & 1)]
 // (low nibble for r < 2) and its high 2 bits in qh[l] at bit 2r; the scale
 // of sub-block (l / 16) + 2r of the half.

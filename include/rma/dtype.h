@@ -24,6 +24,7 @@ enum class DType : int32_t {
   kQ4_1 = RMA_DTYPE_Q4_1,
   kQ4_K = RMA_DTYPE_Q4_K,
   kQ6_K = RMA_DTYPE_Q6_K,
+  kQ5_K = RMA_DTYPE_Q5_K,
 };
 
 struct DTypeInfo {
@@ -41,6 +42,7 @@ constexpr DTypeInfo kDTypeInfo[RMA_DTYPE_COUNT] = {
     {"bool", 1, 1, false, false},    {"q8_0", 32, 34, false, true},
     {"q4_0", 32, 18, false, true},   {"q4_1", 32, 20, false, true},
     {"q4_k", 256, 144, false, true}, {"q6_k", 256, 210, false, true},
+    {"q5_k", 256, 176, false, true},
 };
 
 constexpr bool is_valid(int32_t dt) { return dt >= 0 && dt < RMA_DTYPE_COUNT; }
@@ -62,6 +64,7 @@ inline std::optional<DType> parse_dtype(std::string_view s) {
     if (kDTypeInfo[i].name == s) return static_cast<DType>(i);
   if (s == "q4_K") return DType::kQ4_K;
   if (s == "q6_K") return DType::kQ6_K;
+  if (s == "q5_K") return DType::kQ5_K;
   return std::nullopt;
 }
 

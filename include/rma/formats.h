@@ -50,6 +50,15 @@ typedef struct rma_block_q4_K {
   uint8_t qs[RMA_QK_K / 2];
 } rma_block_q4_K;
 
+/* As q4_K with a fifth bit per element in qh: x = d * sc * q5 - dmin * mn. */
+typedef struct rma_block_q5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[RMA_K_SCALE_SIZE];
+  uint8_t qh[RMA_QK_K / 8];
+  uint8_t qs[RMA_QK_K / 2];
+} rma_block_q5_K;
+
 /* 16 sub-blocks of 16 with int8 scales: x = d * sc * (q6 - 32); the low 4
  * bits of q6 in ql, the high 2 bits in qh. */
 typedef struct rma_block_q6_K {
@@ -64,6 +73,7 @@ static_assert(sizeof(rma_block_q8_0) == 34, "q8_0 layout");
 static_assert(sizeof(rma_block_q4_0) == 18, "q4_0 layout");
 static_assert(sizeof(rma_block_q4_1) == 20, "q4_1 layout");
 static_assert(sizeof(rma_block_q4_K) == 144, "q4_K layout");
+static_assert(sizeof(rma_block_q5_K) == 176, "q5_K layout");
 static_assert(sizeof(rma_block_q6_K) == 210, "q6_K layout");
 }
 #endif

@@ -82,6 +82,7 @@ typedef enum rma_dtype {
   RMA_DTYPE_Q4_1 = 9, /* 32 elems: f16 d, f16 m, uint8 qs[16]         20 B */
   RMA_DTYPE_Q4_K = 10, /* 256 elems: f16 d, dmin, scales[12], qs[128] 144 B */
   RMA_DTYPE_Q6_K = 11, /* 256 elems: ql[128], qh[64], i8 sc[16], f16 d 210 B */
+  RMA_DTYPE_Q5_K = 12, /* 256 elems: f16 d, dmin, scales[12], qh[32], qs[128] 176 B */
   RMA_DTYPE_COUNT
 } rma_dtype;
 

@@ -348,6 +348,7 @@ void dequantize_row(DType dtype, const void* src, float* dst, int64_t n) {
     case DType::kQ4_1: decode_q4_1(static_cast<const rma_block_q4_1*>(src), dst, nb); break;
     case DType::kQ4_K: decode_q4_K(static_cast<const rma_block_q4_K*>(src), dst, nb); break;
     case DType::kQ6_K: decode_q6_K(static_cast<const rma_block_q6_K*>(src), dst, nb); break;
+    case DType::kQ5_K: decode_q5_K(static_cast<const rma_block_q5_K*>(src), dst, nb); break;
     default: break;  // rejected by checked_blocks
   }
 }
