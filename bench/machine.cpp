@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -326,6 +327,22 @@ std::string machine_description(int threads) {
   const int bits = best_vector_bits();
   s += bits == 512 ? ", avx512" : bits == 256 ? ", avx2" : "";
   return s;
+}
+
+std::string source_commit() {
+#if defined(RMA_SOURCE_DIR)
+  const std::string cmd = std::string("git -C '") + RMA_SOURCE_DIR +
+                          "' describe --always --dirty --abbrev=12 2>/dev/null";
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[128] = {};
+    const bool ok = std::fgets(buf, sizeof(buf), f) != nullptr;
+    pclose(f);
+    std::string s = ok ? buf : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (!s.empty()) return s;
+  }
+#endif
+  return "unknown";
 }
 
 }  // namespace rma::bench

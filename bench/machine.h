@@ -43,4 +43,7 @@ class ReadProbe {
 std::string machine_description(int threads);
 uint64_t l3_cache_bytes();  // 0 when unknown
 
+// `git describe --dirty` of the source tree the benchmark was built from.
+std::string source_commit();
+
 }  // namespace rma::bench

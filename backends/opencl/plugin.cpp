@@ -86,7 +86,6 @@ std::string enumerate_devices() {
       d->compute_units = device_value<cl_uint>(id, CL_DEVICE_MAX_COMPUTE_UNITS);
       d->global_mem = device_value<cl_ulong>(id, CL_DEVICE_GLOBAL_MEM_SIZE);
       d->max_alloc = device_value<cl_ulong>(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
-      d->fp16 = (" " + d->extensions + " ").find(" cl_khr_fp16 ") != std::string::npos;
       g_devices.push_back(std::move(d));
     }
   }
@@ -148,7 +147,9 @@ rma_status device_get_info(rma_device dv, rma_device_info* out, rma_error* err) 
     // handed out.
     out->memory_free = d.global_mem > d.bytes_allocated ? d.global_mem - d.bytes_allocated : 0;
   }
-  out->capabilities = RMA_CAP_OP_KERNELS | RMA_CAP_ASYNC | (d.fp16 ? RMA_CAP_F16 : 0);
+  // f16 and bf16 tensors run on every device: stored in those dtypes,
+  // computed in f32 (common/kernels/dtype.cl), so cl_khr_fp16 is not needed.
+  out->capabilities = RMA_CAP_OP_KERNELS | RMA_CAP_ASYNC | RMA_CAP_F16 | RMA_CAP_BF16;
   return RMA_STATUS_OK;
 }
 
@@ -412,8 +413,6 @@ const char* find_source(const std::string& name) {
   auto it = registry().sources.find(name);
   return it == registry().sources.end() ? nullptr : it->second;
 }
-
-bool device_has_fp16(const ClDevice& dev) { return dev.fp16; }
 
 const char* dtype_label(int32_t dt) { return is_valid(dt) ? kDTypeInfo[dt].name.data() : "invalid"; }
 

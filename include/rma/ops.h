@@ -80,7 +80,8 @@ Tensor paged_decode_attention(const Tensor& q, const Tensor& k_cache, const Tens
                               const Tensor& alibi_slopes = {});
 Tensor silu_and_mul(const Tensor& x);
 Tensor gelu_and_mul(const Tensor& x, bool approximate_tanh = false);
-// Output dtype: the table's for float tables, else `out_dtype` (default f32).
+// Output dtype: `out_dtype` when given, else the table's for float tables
+// and f32 for quantized ones.
 Tensor embedding(const Tensor& ids, const Tensor& table,
                  std::optional<DType> out_dtype = std::nullopt);
 // Returns {weights f32[T,k], ids i32[T,k]}.
@@ -103,8 +104,7 @@ struct TensorDesc {
 // Checks a call's inputs and attributes; returns the outputs' descriptions.
 // For in-place outputs (fill_kv_cache) `given_outputs` are checked and
 // returned. `out_dtype` picks the output dtype where the op leaves it free
-// (embedding of a quantized table). Throws Error(kInvalidArgument) naming the
-// op and the argument.
+// (embedding). Throws Error(kInvalidArgument) naming the op and the argument.
 std::vector<TensorDesc> infer_outputs(rma_op op, const std::vector<rma_tensor>& inputs,
                                       const void* attrs,
                                       const std::vector<rma_tensor>& given_outputs = {},

@@ -178,44 +178,76 @@ void fit_scale_min(const float* x, int n, int nmax, float* scale, float* mn) {
   }
 }
 
+// The super-block header shared by q4_K and q5_K: fits each sub-block of 32
+// as scale * q - min with q in [0, nmax], then stores the scales and mins as
+// 6-bit levels of the super-block's d and dmin. Writes the levels to ls, lm
+// (and packed into `scales`); returns d and dmin as they will be decoded.
+void fit_k_header(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales,
+                  int* ls, int* lm) {
+  float sub_scales[kQ4KSubBlocks], sub_mins[kQ4KSubBlocks];
+  float max_scale = 0.f, max_min = 0.f;
+  for (int j = 0; j < kQ4KSubBlocks; ++j) {
+    fit_scale_min(x + 32 * j, 32, nmax, &sub_scales[j], &sub_mins[j]);
+    max_scale = std::max(max_scale, sub_scales[j]);
+    max_min = std::max(max_min, sub_mins[j]);
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  for (int j = 0; j < kQ4KSubBlocks; ++j) {
+    ls[j] = level(inv_scale * sub_scales[j], 0, 63);
+    lm[j] = level(inv_min * sub_mins[j], 0, 63);
+  }
+  *d_out = f32_to_f16(max_scale / 63.f);
+  *dmin_out = f32_to_f16(max_min / 63.f);
+  pack_scale_min_k4(ls, lm, scales);
+}
+
+// Levels in [0, nmax] of a super-block against its scales as they decode,
+// so the rounding sees the f16 and 6-bit errors of the header.
+void k_levels(const float* x, uint16_t d16, uint16_t dmin16, const int* ls, const int* lm, int nmax,
+              uint8_t* q) {
+  const float d = f16_to_f32(d16);
+  const float dmin = f16_to_f32(dmin16);
+  for (int j = 0; j < kQ4KSubBlocks; ++j) {
+    const float sd = d * static_cast<float>(ls[j]);
+    const float sm = dmin * static_cast<float>(lm[j]);
+    for (int i = 0; i < 32; ++i) {
+      const int l = sd != 0.f ? level((x[32 * j + i] + sm) / sd, 0, nmax) : 0;
+      q[32 * j + i] = static_cast<uint8_t>(l);
+    }
+  }
+}
+
 void quantize_q4_K(const float* x, rma_block_q4_K* y, int64_t nb) {
   for (int64_t b = 0; b < nb; ++b, x += RMA_QK_K) {
-    float scales[kQ4KSubBlocks], mins[kQ4KSubBlocks];
-    float max_scale = 0.f, max_min = 0.f;
-    for (int j = 0; j < kQ4KSubBlocks; ++j) {
-      fit_scale_min(x + 32 * j, 32, 15, &scales[j], &mins[j]);
-      max_scale = std::max(max_scale, scales[j]);
-      max_min = std::max(max_min, mins[j]);
-    }
-    // Super-block scales: 6-bit sub-block scales and mins relative to d, dmin.
-    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
     int ls[kQ4KSubBlocks], lm[kQ4KSubBlocks];
-    for (int j = 0; j < kQ4KSubBlocks; ++j) {
-      ls[j] = level(inv_scale * scales[j], 0, 63);
-      lm[j] = level(inv_min * mins[j], 0, 63);
-    }
-    y[b].d = f32_to_f16(max_scale / 63.f);
-    y[b].dmin = f32_to_f16(max_min / 63.f);
-    pack_scale_min_k4(ls, lm, y[b].scales);
-
-    // Quantize against the scales as they will be decoded.
-    const float d = f16_to_f32(y[b].d);
-    const float dmin = f16_to_f32(y[b].dmin);
+    fit_k_header(x, 15, &y[b].d, &y[b].dmin, y[b].scales, ls, lm);
     uint8_t q[RMA_QK_K];
-    for (int j = 0; j < kQ4KSubBlocks; ++j) {
-      const float sd = d * static_cast<float>(ls[j]);
-      const float sm = dmin * static_cast<float>(lm[j]);
-      for (int i = 0; i < 32; ++i) {
-        const int l = sd != 0.f ? level((x[32 * j + i] + sm) / sd, 0, 15) : 0;
-        q[32 * j + i] = static_cast<uint8_t>(l);
-      }
-    }
+    k_levels(x, y[b].d, y[b].dmin, ls, lm, 15, q);
     // Each 32 bytes of qs hold 64 elements: sub-block 2k in the low nibbles,
     // sub-block 2k + 1 in the high nibbles.
     for (int k = 0; k < RMA_QK_K / 64; ++k)
       for (int i = 0; i < 32; ++i)
         y[b].qs[32 * k + i] = static_cast<uint8_t>(q[64 * k + i] | (q[64 * k + 32 + i] << 4));
+  }
+}
+
+// ---------------------------------------------------------------- q5_K
+// As q4_K with 5-bit levels: the low 4 bits in qs (same nibble order), the
+// fifth bit of element 64k + i at bit 2k of qh[i], of 64k + 32 + i at 2k + 1.
+void quantize_q5_K(const float* x, rma_block_q5_K* y, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, x += RMA_QK_K) {
+    int ls[kQ4KSubBlocks], lm[kQ4KSubBlocks];
+    fit_k_header(x, 31, &y[b].d, &y[b].dmin, y[b].scales, ls, lm);
+    uint8_t q[RMA_QK_K];
+    k_levels(x, y[b].d, y[b].dmin, ls, lm, 31, q);
+    std::memset(y[b].qh, 0, sizeof(y[b].qh));
+    for (int k = 0; k < RMA_QK_K / 64; ++k)
+      for (int i = 0; i < 32; ++i) {
+        const int lo = q[64 * k + i], hi = q[64 * k + 32 + i];
+        y[b].qs[32 * k + i] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+        y[b].qh[i] |= static_cast<uint8_t>(((lo >> 4) << (2 * k)) | ((hi >> 4) << (2 * k + 1)));
+      }
   }
 }
 
@@ -323,6 +355,7 @@ void quantize_row(DType dtype, const float* src, void* dst, int64_t n) {
     case DType::kQ4_0: quantize_q4_0(src, static_cast<rma_block_q4_0*>(dst), nb); break;
     case DType::kQ4_1: quantize_q4_1(src, static_cast<rma_block_q4_1*>(dst), nb); break;
     case DType::kQ4_K: quantize_q4_K(src, static_cast<rma_block_q4_K*>(dst), nb); break;
+    case DType::kQ5_K: quantize_q5_K(src, static_cast<rma_block_q5_K*>(dst), nb); break;
     case DType::kQ6_K: quantize_q6_K(src, static_cast<rma_block_q6_K*>(dst), nb); break;
     default: break;  // rejected by checked_blocks
   }

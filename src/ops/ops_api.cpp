@@ -162,10 +162,9 @@ Tensor gelu_and_mul(const Tensor& x, bool approximate_tanh) {
 }
 
 Tensor embedding(const Tensor& ids, const Tensor& table, std::optional<DType> out_dtype) {
-  // ops::run has no out_dtype: for a quantized table the output is allocated
-  // here in the chosen dtype and given, and the schema takes its dtype as the
-  // choice. A float table's rows keep its dtype, so out_dtype is moot there.
-  if (out_dtype && ids.defined() && table.defined() && is_quantized(table.dtype())) {
+  // ops::run has no out_dtype: the output is allocated here in the chosen
+  // dtype and given, and the schema takes its dtype as the choice.
+  if (out_dtype && ids.defined() && table.defined()) {
     const std::vector<rma_tensor> abi = {ids.to_abi(), table.to_abi()};
     const TensorDesc y = infer_outputs(RMA_OP_EMBEDDING, abi, nullptr, {}, out_dtype).at(0);
     return first(run(RMA_OP_EMBEDDING, {ids, table}, nullptr,

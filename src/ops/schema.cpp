@@ -224,9 +224,14 @@ std::vector<TensorDesc> infer_linear_like(const Call& c, bool quantized) {
   }
 
   if (quantized) {
-    if (!is_quantized(w.dtype()))
-      fail(w, "expected a block-quantized dtype (q8_0, q4_0, q4_1, q4_k, q6_k), got " +
-                  str(w.dtype()) + (is_float(w.dtype()) ? " (float weights go to linear)" : ""));
+    // Block-quantized weights, or f16/bf16 ones (weight-only compression:
+    // x may be any float dtype).
+    const bool half_weights = w.dtype() == DType::kF16 || w.dtype() == DType::kBF16;
+    if (!is_quantized(w.dtype()) && !half_weights)
+      fail(w,
+           "expected a block-quantized dtype (q8_0, q4_0, q4_1, q4_k, q5_k, q6_k) or f16/bf16, "
+           "got " +
+               str(w.dtype()) + (w.dtype() == DType::kF32 ? " (f32 weights go to linear)" : ""));
   } else {
     if (is_quantized(w.dtype()))
       fail(w, "expected dtype " + str(x.dtype()) + " (dtype of x), got " + str(w.dtype()) +
@@ -433,13 +438,17 @@ std::vector<TensorDesc> infer_embedding(const Call& c) {
   if (!is_float(table.dtype()) && !is_quantized(table.dtype()))
     fail(table, "expected a float or block-quantized dtype, got " + str(table.dtype()));
   expect_shape(table, {"V", "H"});
-  // A float table's rows keep its dtype; a quantized table is dequantized to
-  // the caller's choice: out_dtype, else a given output's dtype, else f32.
-  DType out = table.dtype();
-  if (is_quantized(table.dtype())) {
-    out = c.out_dtype ? *c.out_dtype : c.given(0) ? c.out[0].dtype() : DType::kF32;
+  // Rows come out in the caller's choice of float dtype: out_dtype, else a
+  // given output's dtype, else the table's own for a float table and f32 for
+  // a quantized one.
+  DType out = is_quantized(table.dtype()) ? DType::kF32 : table.dtype();
+  if (c.out_dtype) {
+    out = *c.out_dtype;
     if (!is_float(out))
       fail(c.op, "out_dtype: expected a float dtype (f32, f16, bf16), got " + str(out));
+  } else if (c.given(0)) {
+    out = c.out[0].dtype();
+    if (!is_float(out)) fail(c.out[0], "expected a float dtype (f32, f16, bf16), got " + str(out));
   }
   return {{{ids.dim(0), table.dim(1)}, out}};
 }

@@ -4,14 +4,18 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "rma/device.h"
 #include "rma/error.h"
 #include "rma/formats.h"
 #include "rma/half.h"
+#include "rma/ops.h"
 #include "rma/quant.h"
+#include "rma/tensor.h"
 
 namespace rma {
 namespace {
@@ -141,6 +145,41 @@ TEST(QuantQ4_K, DequantizesLikeGguf) {
   EXPECT_EQ(sum, 27220.0);
 }
 
+TEST(QuantQ5_K, DequantizesLikeGguf) {
+  std::vector<uint8_t> blk(176);
+  for (int i = 0; i < 176; ++i) blk[i] = static_cast<uint8_t>((i * 29 + 3) & 0xFF);
+  const uint16_t d = f32_to_f16(0.5f), dmin = f32_to_f16(0.25f);
+  std::memcpy(blk.data(), &d, 2);
+  std::memcpy(blk.data() + 2, &dmin, 2);
+  const std::vector<float> y = dequantize(DType::kQ5_K, blk, 256);
+  const float expected[16] = {511.75f, -10.75f, 154.25f, 511.75f, 154.25f, 228.0f,
+                              88.0f,   308.0f,  64.25f,  529.75f, 6.5f,    62.5f,
+                              281.25f, 240.25f, 223.25f, 344.25f};
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(y[kProbe[i]], expected[i]) << "element " << kProbe[i];
+  double sum = 0;
+  for (float v : y) sum += v;
+  EXPECT_EQ(sum, 75308.0);
+}
+
+// The fifth bit: levels 16..31 set it, and it lands at bit 2k (2k + 1) of
+// qh[i] for element 64k + i (64k + 32 + i).
+TEST(QuantQ5_K, HighBitsLandInQh) {
+  // One sub-block pattern repeated: levels 0..31 in order, scale 1, min 0
+  // (exact up to the f16 rounding of d = 1 / 63).
+  std::vector<float> x(256);
+  for (int i = 0; i < 256; ++i) x[i] = static_cast<float>(i % 32);
+  const std::vector<uint8_t> q = quantize(DType::kQ5_K, x);
+  ASSERT_EQ(q.size(), 176u);
+  const auto* blk = reinterpret_cast<const rma_block_q5_K*>(q.data());
+  for (int i = 0; i < 32; ++i) {
+    // Every sub-block has level i at position i: bit 4 set from 16 on.
+    EXPECT_EQ(blk->qh[i], i >= 16 ? 0xFF : 0x00) << i;
+    EXPECT_EQ(blk->qs[i], (i & 15) | ((i & 15) << 4)) << i;
+  }
+  const std::vector<float> y = dequantize(DType::kQ5_K, q, 256);
+  for (int i = 0; i < 256; ++i) EXPECT_NEAR(y[i], x[i], 1e-2f) << i;
+}
+
 TEST(QuantQ6_K, DequantizesLikeGguf) {
   std::vector<uint8_t> blk(210);
   for (int i = 0; i < 210; ++i) blk[i] = static_cast<uint8_t>((i * 53 + 7) & 0xFF);
@@ -210,7 +249,9 @@ TEST(QuantRoundTrip, KQuantsKeepDecentError) {
     double max_rmse;  // relative to the signal
     float max_error;  // per element, relative to the super-block's amax
   };
-  for (const Case c : {Case{DType::kQ4_K, 0.085, 0.15f}, Case{DType::kQ6_K, 0.022, 0.04f}}) {
+  // q5_K has the q4_K header and twice the levels: about half q4_K's error.
+  for (const Case c : {Case{DType::kQ4_K, 0.085, 0.15f}, Case{DType::kQ5_K, 0.045, 0.08f},
+                       Case{DType::kQ6_K, 0.022, 0.04f}}) {
     const std::vector<float> x = random_row(256 * 16, 4);
     const std::vector<float> y = dequantize(c.dtype, quantize(c.dtype, x), 256 * 16);
     EXPECT_LT(relative_rmse(x, y), c.max_rmse) << name(c.dtype);
@@ -225,7 +266,8 @@ TEST(QuantRoundTrip, KQuantsKeepDecentError) {
 }
 
 TEST(QuantRoundTrip, ZerosAndConstantsStayExactEnough) {
-  for (DType dt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ4_K, DType::kQ6_K}) {
+  for (DType dt :
+       {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     const std::vector<float> zeros(256, 0.f);
     EXPECT_EQ(dequantize(dt, quantize(dt, zeros), 256), zeros) << name(dt);
     const std::vector<float> ones(256, 1.f);
@@ -277,6 +319,143 @@ TEST(QuantErrors, RejectsNonFloatTypes) {
     EXPECT_NE(std::string(e.what()).find("i32"), std::string::npos) << e.what();
   }
   EXPECT_THROW(dequantize_row(static_cast<DType>(99), q.data(), x.data(), 8), Error);
+}
+
+// ------------------------------------------- quantized and f16/bf16 weights
+
+rma_tensor desc(DType dt, const Shape& shape) {
+  rma_tensor t{};
+  t.struct_size = sizeof(rma_tensor);
+  t.abi_version = RMA_ABI_VERSION;
+  t.dtype = static_cast<int32_t>(dt);
+  t.ndim = static_cast<int32_t>(shape.size());
+  const Shape strides = contiguous_strides(shape);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    t.shape[i] = shape[i];
+    t.strides[i] = strides[i];
+  }
+  return t;
+}
+
+std::string rejection(rma_op op, const std::vector<rma_tensor>& in, const void* attrs,
+                      std::optional<DType> out_dtype = std::nullopt) {
+  try {
+    infer_outputs(op, in, attrs, {}, out_dtype);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+TEST(QuantLinearWeights, SchemaTakesQ5KAndHalfWeights) {
+  const auto a = linear_attrs();
+  // f16 / bf16 weights with any float x (y in x's dtype), any K.
+  for (DType wt : {DType::kF16, DType::kBF16})
+    for (DType xt : {DType::kF32, DType::kF16, DType::kBF16}) {
+      const auto y = infer_outputs(RMA_OP_QUANT_LINEAR,
+                                   {desc(xt, {3, 100}), desc(wt, {7, 100}), desc(xt, {7})}, &a);
+      ASSERT_EQ(y.size(), 1u);
+      EXPECT_EQ(y[0].shape, (Shape{3, 7}));
+      EXPECT_EQ(y[0].dtype, xt);
+    }
+  EXPECT_EQ(infer_outputs(RMA_OP_QUANT_LINEAR,
+                          {desc(DType::kF32, {2, 512}), desc(DType::kQ5_K, {9, 512})}, &a)[0]
+                .shape,
+            (Shape{2, 9}));
+  // f32 weights are linear's; q5_k needs whole 256-blocks.
+  const std::string f32w =
+      rejection(RMA_OP_QUANT_LINEAR, {desc(DType::kF32, {2, 64}), desc(DType::kF32, {9, 64})}, &a);
+  EXPECT_NE(f32w.find("argument 'w'"), std::string::npos) << f32w;
+  EXPECT_NE(f32w.find("linear"), std::string::npos) << f32w;
+  const std::string partial = rejection(
+      RMA_OP_QUANT_LINEAR, {desc(DType::kF32, {2, 576}), desc(DType::kQ5_K, {9, 576})}, &a);
+  EXPECT_NE(partial.find("256"), std::string::npos) << partial;
+}
+
+Device cpu() { return Runtime::get().device("cpu"); }
+
+Tensor host_tensor(DType dt, const std::vector<float>& v, const Shape& shape) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(bytes_for(dt, numel(shape))));
+  quantize_row(dt, v.data(), bytes.data(), numel(shape));
+  return Tensor::from_host(bytes.data(), shape, dt, cpu());
+}
+
+std::vector<float> floats_of(const Tensor& t) {
+  const std::vector<uint8_t> bytes = t.to_host_bytes();
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  dequantize_row(t.dtype(), bytes.data(), out.data(), t.numel());
+  return out;
+}
+
+// quant_linear on the cpu against the widened weights: for f16 / bf16 w the
+// device must equal linear over the exactly widened w (both accumulate in
+// f32), for q5_k the double-precision product within the q8 activation
+// error. T spans the GEMV, small-M and blocked-GEMM paths.
+TEST(QuantLinearWeights, CpuMatchesWidenedWeights) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  struct Case {
+    DType wt, xt;
+    int64_t k;
+  };
+  for (const Case c : {Case{DType::kF16, DType::kF32, 200}, Case{DType::kBF16, DType::kF32, 77},
+                       Case{DType::kF16, DType::kBF16, 96}, Case{DType::kQ5_K, DType::kF32, 512},
+                       Case{DType::kQ5_K, DType::kF16, 256}})
+    for (int64_t t : {1, 3, 4, 9, 17, 40}) {
+      const int64_t n = 37;
+      SCOPED_TRACE(std::string(name(c.wt)) + " x " + std::string(name(c.xt)) +
+                   " T=" + std::to_string(t));
+      std::vector<float> xv(static_cast<size_t>(t * c.k)), wv(static_cast<size_t>(n * c.k));
+      for (float& v : xv) v = u(rng);
+      for (float& v : wv) v = u(rng) / std::sqrt(static_cast<float>(c.k));
+      const Tensor x = host_tensor(c.xt, xv, {t, c.k});
+      const Tensor w = host_tensor(c.wt, wv, {n, c.k});
+      const Tensor y = ops::quant_linear(x, w);
+      ASSERT_EQ(y.dtype(), c.xt);
+      ASSERT_EQ(y.shape(), (Shape{t, n}));
+      const std::vector<float> got = floats_of(y), xs = floats_of(x), ws = floats_of(w);
+      for (int64_t i = 0; i < t; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double ref = 0, mag = 0;
+          for (int64_t k = 0; k < c.k; ++k) {
+            ref += double(xs[i * c.k + k]) * ws[j * c.k + k];
+            mag += std::fabs(double(xs[i * c.k + k]) * ws[j * c.k + k]);
+          }
+          // f32 accumulation (half weights) or q8 activations (q5_k), then
+          // one rounding to y's dtype.
+          const double tol = (is_quantized(c.wt) ? 1.5e-2 : 1e-5) * mag +
+                             (c.xt == DType::kF32 ? 1e-6 : 8e-3) * std::fabs(ref);
+          ASSERT_NEAR(got[i * n + j], ref, tol) << "y[" << i << ", " << j << "]";
+        }
+    }
+}
+
+// An f16 table gives f32 rows when asked (the rows widened exactly), bf16
+// ones when asked, and its own dtype by default.
+TEST(EmbeddingOutDtype, FloatTablesConvertOnTheCpu) {
+  std::vector<float> table(50 * 24);
+  for (size_t i = 0; i < table.size(); ++i) table[i] = 0.01f * static_cast<float>(i) - 3.f;
+  const Tensor t16 = host_tensor(DType::kF16, table, {50, 24});
+  const std::vector<int32_t> id_values = {3, 0, 49, 3};
+  const Tensor ids = Tensor::from_vector(id_values, {4}, DType::kI32, cpu());
+  const std::vector<float> widened = floats_of(t16);
+
+  const Tensor y32 = ops::embedding(ids, t16, DType::kF32);
+  ASSERT_EQ(y32.dtype(), DType::kF32);
+  const std::vector<float> rows = y32.to_vector<float>();
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < 24; ++j)
+      EXPECT_EQ(rows[r * 24 + j], widened[id_values[r] * 24 + j]) << r << ", " << j;
+
+  EXPECT_EQ(ops::embedding(ids, t16).dtype(), DType::kF16);
+  const Tensor yb = ops::embedding(ids, t16, DType::kBF16);
+  ASSERT_EQ(yb.dtype(), DType::kBF16);
+  const std::vector<float> brows = floats_of(yb);
+  for (int j = 0; j < 24; ++j) EXPECT_EQ(brows[24 + j], bf16_to_f32(f32_to_bf16(widened[j])));
+
+  const std::string msg =
+      rejection(RMA_OP_EMBEDDING, {ids.to_abi(), t16.to_abi()}, nullptr, DType::kI8);
+  EXPECT_NE(msg.find("out_dtype"), std::string::npos) << msg;
 }
 
 }  // namespace

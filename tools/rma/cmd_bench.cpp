@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/llm_bench.h"
 #include "bench/ops_bench.h"
 #include "cli_common.h"
 #include "commands.h"
@@ -73,7 +74,7 @@ std::string setup_openblas_coretype() {
 }  // namespace
 
 void add_bench_command(CLI::App& app, int& exit_code) {
-  CLI::App* cmd = app.add_subcommand("bench", "Benchmark the ops on a device");
+  CLI::App* cmd = app.add_subcommand("bench", "Benchmark the ops, or a model, on a device");
   cmd->require_subcommand(1);
   CLI::App* ops = cmd->add_subcommand(
       "ops",
@@ -99,6 +100,22 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     resolve_devices(opt->device);  // a usage error for an unknown device
     exit_code = bench::run_ops_bench(*opt);
   });
+
+  CLI::App* llm = cmd->add_subcommand(
+      "llm", "Prefill (pp) and decode (tg) tokens/s of a model, with peak RSS and the decode "
+             "roofline (weight bytes per token over the measured DRAM bandwidth)");
+  auto lo = std::make_shared<bench::LlmBenchOptions>();
+  llm->add_option("-m,--model", lo->model, "GGUF file, Hugging Face folder or known name")
+      ->required();
+  llm->add_option("-d,--device", lo->device, "Device")->capture_default_str();
+  llm->add_option("--pp", lo->pp, "Prompt tokens")->capture_default_str()->check(CLI::PositiveNumber);
+  llm->add_option("--tg", lo->tg, "Generated tokens")->capture_default_str()->check(CLI::PositiveNumber);
+  llm->add_option("--repeat", lo->repeat, "Timed runs (after one warm-up)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  llm->add_option("-t,--threads", lo->threads, "CPU threads (default: the cores available)");
+  llm->add_option("--label", lo->label, "Case label (default: the model file name)");
+  llm->add_option("--json", lo->json_path, "Append one JSON object per case (a line each)");
+  llm->callback([lo, &exit_code] { exit_code = bench::run_llm_bench(*lo); });
 }
 
 }  // namespace rma::cli

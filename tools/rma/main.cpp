@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
     rma::cli::add_ops_command(app, exit_code);
     rma::cli::add_test_command(app, exit_code);
     rma::cli::add_bench_command(app, exit_code);
+    rma::cli::add_tokenize_command(app, exit_code);
+    rma::cli::add_generate_command(app, exit_code);
+    rma::cli::add_chat_command(app, exit_code);
+    rma::cli::add_quantize_command(app, exit_code);
     // CLI11 reports an unknown command as a missing one; name it instead.
     if (argc > 1 && argv[1][0] != '-') {
       std::string known;

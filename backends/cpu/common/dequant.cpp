@@ -28,6 +28,7 @@ void dequantize_row(int32_t dtype, const void* src, float* dst, int64_t n) {
     case RMA_DTYPE_Q4_0: decode_q4_0(static_cast<const rma_block_q4_0*>(src), dst, nb); break;
     case RMA_DTYPE_Q4_1: decode_q4_1(static_cast<const rma_block_q4_1*>(src), dst, nb); break;
     case RMA_DTYPE_Q4_K: decode_q4_K(static_cast<const rma_block_q4_K*>(src), dst, nb); break;
+    case RMA_DTYPE_Q5_K: decode_q5_K(static_cast<const rma_block_q5_K*>(src), dst, nb); break;
     case RMA_DTYPE_Q6_K: decode_q6_K(static_cast<const rma_block_q6_K*>(src), dst, nb); break;
     default: break;
   }

@@ -8,7 +8,7 @@
 namespace rma::cpu {
 
 // True when dequantize_row decodes `dtype`: f32, f16, bf16, q8_0, q4_0,
-// q4_1, q4_k, q6_k.
+// q4_1, q4_k, q5_k, q6_k.
 bool can_dequantize(int32_t dtype);
 
 // dst[0, n) = the n elements at src decoded to f32; n a multiple of the

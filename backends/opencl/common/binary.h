@@ -1,5 +1,6 @@
-// Shared by the add and mul modules: numpy-broadcast elementwise a (op) b in
-// f32. The host folds shapes into one int64 table the kernel reads:
+// Shared by the add and mul modules: numpy-broadcast elementwise a (op) b,
+// f32, f16 or bf16 (computed in f32, rounded once). The host folds shapes
+// into one int64 table the kernel reads:
 //   [ndim, out_shape[8], a_strides[8], b_strides[8]]
 // with stride 0 on broadcast dims; ndim = -1 marks the same-shape fast path.
 #pragma once
@@ -12,7 +13,7 @@ namespace rma::opencl {
 
 constexpr int kBinaryMetaLongs = 1 + 3 * RMA_MAX_DIMS;
 
-inline rma_status binary_supported(const ClDevice& dev, const rma_op_call& call, rma_error* err,
+inline rma_status binary_supported(const ClDevice&, const rma_op_call& call, rma_error* err,
                                    const char* op) {
   if (call.num_inputs != 2 || call.num_outputs != 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected inputs (a, b) and one output", op);
@@ -20,7 +21,7 @@ inline rma_status binary_supported(const ClDevice& dev, const rma_op_call& call,
   if (a.dtype != b.dtype || y.dtype != a.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: a, b, y must share one dtype (%s, %s, %s)",
                 op, dtype_label(a.dtype), dtype_label(b.dtype), dtype_label(y.dtype));
-  if (rma_status st = require_f32(dev, op, a, err)) return st;
+  if (rma_status st = require_float(op, "a", a, err)) return st;
   const int nd = std::max(a.ndim, b.ndim);
   if (a.ndim < 0 || b.ndim < 0 || y.ndim != nd || nd > RMA_MAX_DIMS)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: y must have the broadcast rank %d", op, nd);
@@ -69,7 +70,8 @@ inline rma_status binary_run(const Context& ctx, const rma_op_call& call, rma_er
     return fail(err, RMA_STATUS_DEVICE_ERROR, "opencl (%s): %s: shape table: %s",
                 ctx.dev.name.c_str(), op, cl_error_name(st));
   cl_kernel k = nullptr;
-  if (rma_status s = get_kernel(ctx.dev, source, kernel_name, "", &k, err)) {
+  if (rma_status s =
+          get_kernel(ctx.dev, source, kernel_name, dtype_option("DTYPE", y.dtype), &k, err)) {
     clReleaseMemObject(meta_mem);
     return s;
   }

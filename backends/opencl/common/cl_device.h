@@ -17,7 +17,6 @@ struct ClDevice {
   cl_device_type type = 0;
   cl_uint compute_units = 0;
   cl_ulong global_mem = 0, max_alloc = 0;
-  bool fp16 = false;
 
   std::mutex mu;  // guards the fields below
   uint64_t bytes_allocated = 0;

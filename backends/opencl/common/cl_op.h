@@ -44,7 +44,6 @@ const char* find_source(const std::string& name);
 rma_status get_kernel(ClDevice& dev, const std::string& source_name, const char* kernel,
                       const std::string& options, cl_kernel* out, rma_error* err);
 
-bool device_has_fp16(const ClDevice& dev);
 const char* cl_error_name(cl_int code);
 
 inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...)
@@ -87,21 +86,43 @@ inline bool same_shape(const rma_tensor& a, const rma_tensor& b) {
   return true;
 }
 inline cl_mem mem_of(const rma_tensor& t) { return static_cast<cl_mem>(t.data); }
-// Kernels index f32 elements from an element offset; the core's pool hands
-// out 64-byte aligned blocks, so offsets of f32 tensors divide evenly.
-inline cl_ulong elem_offset(const rma_tensor& t) { return t.offset / sizeof(float); }
+// Bytes of one element of a plain dtype (f32, f16, bf16, integers).
+inline cl_ulong element_bytes(int32_t dt) {
+  switch (dt) {
+    case RMA_DTYPE_F16:
+    case RMA_DTYPE_BF16:
+      return 2;
+    case RMA_DTYPE_I8:
+    case RMA_DTYPE_BOOL:
+      return 1;
+    case RMA_DTYPE_I64:
+      return 8;
+    default:
+      return 4;
+  }
+}
+// Kernels index elements of the tensor's dtype from an element offset; the
+// core's pool hands out 64-byte aligned blocks, so offsets divide evenly.
+inline cl_ulong elem_offset(const rma_tensor& t) { return t.offset / element_bytes(t.dtype); }
 const char* dtype_label(int32_t dt);
 
-// Every op of this increment runs f32 only: f16 would need cl_khr_fp16 and
-// its kernels come later; bf16 has no OpenCL type.
-inline rma_status require_f32(const ClDevice& dev, const char* op, const rma_tensor& t,
-                              rma_error* err) {
-  if (t.dtype == RMA_DTYPE_F32) return RMA_STATUS_OK;
-  if (t.dtype == RMA_DTYPE_F16 && !device_has_fp16(dev))
-    return fail(err, RMA_STATUS_UNSUPPORTED,
-                "%s: f16 needs cl_khr_fp16, which this OpenCL device lacks", op);
-  return fail(err, RMA_STATUS_UNSUPPORTED, "%s: the opencl backend runs f32 only so far (got %s)",
-              op, dtype_label(t.dtype));
+// Float tensors are stored as f32, f16 or bf16 and computed in f32 on every
+// device: common/kernels/dtype.cl loads and stores them with core built-ins
+// (no cl_khr_fp16 needed). Anything else is declined.
+inline bool is_float_dtype(int32_t dt) {
+  return dt == RMA_DTYPE_F32 || dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16;
+}
+inline rma_status require_float(const char* op, const char* what, const rma_tensor& t,
+                                rma_error* err) {
+  if (is_float_dtype(t.dtype)) return RMA_STATUS_OK;
+  return fail(err, RMA_STATUS_UNSUPPORTED, "%s: %s must be f32, f16 or bf16 (got %s)", op, what,
+              dtype_label(t.dtype));
+}
+// The build option naming a float dtype for dtype.cl, e.g. " -DDTYPE=f16"
+// for (macro "DTYPE", RMA_DTYPE_F16); each dtype builds its own program.
+inline std::string dtype_option(const char* macro, int32_t dt) {
+  const char* token = dt == RMA_DTYPE_F16 ? "f16" : dt == RMA_DTYPE_BF16 ? "bf16" : "f32";
+  return std::string(" -D") + macro + "=" + token;
 }
 
 // Sets kernel arguments in order; returns the first error.

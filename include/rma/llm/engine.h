@@ -61,7 +61,9 @@ struct GenerationRequest {
 struct GenerationResult {
   std::vector<int32_t> tokens;  // generated tokens (not the prompt)
   std::string text;             // their text, stop string removed
-  std::string finish_reason;    // "eos", "stop", "length"
+  // "eos", "stop" (a stop string), "length" (max_tokens or max_context),
+  // "cancelled" (the token callback returned false)
+  std::string finish_reason;
 };
 
 struct GenerationStats {
@@ -69,6 +71,9 @@ struct GenerationStats {
   int64_t generated_tokens = 0;
   double prefill_seconds = 0;
   double decode_seconds = 0;
+  // Tokens sampled by decode-only steps (the first token of each request
+  // comes with its prefill): decode tok/s = decode_tokens / decode_seconds.
+  int64_t decode_tokens = 0;
   uint64_t peak_device_bytes = 0;  // the device pool's peak
 };
 

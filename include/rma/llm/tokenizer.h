@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +32,12 @@ enum TokenType : int32_t {
 // or from a Hugging Face tokenizer.json + tokenizer_config.json.
 struct TokenizerData {
   std::string model;  // "gpt2" (byte-level BPE) or "llama" (SentencePiece BPE)
-  std::string pre;    // byte-level pre-tokenizer: "gpt2", "llama3", "qwen2", "smollm"
+  // Byte-level pre-tokenizer: "gpt2", "llama3", "qwen2", "smollm" (GGUF
+  // aliases: "default", "gpt-2", "llama-bpe", "llama-v3"). SentencePiece:
+  // "" (Llama 2: "▁" before every text fragment, as its normalizer does) or
+  // HF's Metaspace pre-tokenizer, "metaspace-first" / "metaspace-always"
+  // (prepend_scheme), with "-split" when it splits at each "▁".
+  std::string pre;
   std::vector<std::string> tokens;   // id -> token text (byte-level or "▁" form)
   std::vector<float> scores;         // SentencePiece merge scores (may be empty)
   std::vector<int32_t> token_types;  // TokenType per id (may be empty: all normal)
@@ -45,6 +51,11 @@ struct TokenizerData {
   bool add_space_prefix = false;  // SentencePiece: prepend "▁" to the text
   std::vector<int32_t> eog_ids;   // end-of-generation: eos plus e.g. <|im_end|>, <|eot_id|>
   std::string chat_template;      // the model's Jinja template, as shipped
+  // tokenizer.json settings GGUF does not store. Unset: what the pre-tokenizer's
+  // model uses (Llama 3: ignore_merges, a word found whole in the vocabulary
+  // is one token; Qwen2: NFC normalization).
+  std::optional<bool> ignore_merges;
+  std::optional<bool> nfc;
 };
 
 // Reads tokenizer.json (and tokenizer_config.json beside it, when present,

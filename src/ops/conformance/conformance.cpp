@@ -32,8 +32,8 @@ namespace rma {
 namespace {
 
 constexpr DType kFloatTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
-constexpr DType kQuantTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ4_K,
-                                 DType::kQ6_K};
+constexpr DType kQuantTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1,
+                                 DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
 // ------------------------------------------------------------- tolerances
 
@@ -122,18 +122,19 @@ HostTensor host_tensor(const Shape& shape, DType dtype) {
 
 HostTensor absent() { return HostTensor{{}, DType::kF32, {}, false}; }
 
-// "[7,13]": compact, for case labels.
-std::string compact(const Shape& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
+// "7,13". (Appended piece by piece: `"," + std::to_string(..)` trips GCC
+// 12's -Wrestrict false positive once inlined.)
 std::string join(const std::vector<int64_t>& v) {
   std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
   return s;
 }
+
+// "[7,13]": compact, for case labels.
+std::string compact(const Shape& s) { return "[" + join(s) + "]"; }
 
 // ------------------------------------------------------------------ cases
 
@@ -296,6 +297,18 @@ void linear_like_cases(Builder& g) {
   for (DType x_dt : {DType::kF16, DType::kBF16})
     for (DType wt : kQuantTypes)
       one(x_dt, wt, {7, 2 * block_elems(wt), 13}, linear_attrs(), true, "");
+  // f16 / bf16 weights (weight-only compression): any K, f32 activations at
+  // decode (T = 1), small-batch (T = 4) and prefill-like (T = 33) sizes, then
+  // 16-bit activations of the other type.
+  for (DType wt : {DType::kF16, DType::kBF16}) {
+    const LinearShape shapes[] = {
+        {1, 100, 65}, {4, 576, 130}, {33, 200, 77}, {1, 1, 1}, {0, 16, 8}};
+    for (const LinearShape& s : shapes) one(DType::kF32, wt, s, linear_attrs(), true, "");
+    one(DType::kF32, wt, {4, 64, 9}, linear_attrs(), false, "no bias");
+    one(DType::kF32, wt, {4, 64, 9}, linear_attrs(Activation::kGelu), true, "gelu");
+    one(DType::kF32, wt, {5, 64, 9}, linear_attrs(), true, "x with leading dims", {2, 3});
+    one(wt == DType::kF16 ? DType::kBF16 : DType::kF16, wt, {7, 96, 13}, linear_attrs(), true, "");
+  }
 }
 
 // rms_norm, add_rms_norm, layer_norm: x[..., H], w[H] near 1.
@@ -535,12 +548,15 @@ void embedding_cases(Builder& g) {
       ids[1] = s.v - 1;
       ids[2] = ids[0];
     }
-    const bool quant = is_quantized(table_dt);
-    const std::string label = quant ? dname(table_dt) + " -> " + dname(out_dt) : dname(table_dt);
+    // The output dtype is the caller's (by default the table's for a float
+    // table, f32 for a quantized one): any other is asked for by passing an
+    // output of it.
+    const DType default_dt = is_quantized(table_dt) ? DType::kF32 : table_dt;
+    const bool labelled = is_quantized(table_dt) || out_dt != table_dt;
+    const std::string label = labelled ? dname(table_dt) + " -> " + dname(out_dt) : dname(table_dt);
     Case& c = g.add(label, out_dt, {g.ints({s.t}, id_dt, ids), g.uniform({s.v, s.h}, table_dt)},
                     names, nullptr, note);
-    // A quantized table's output dtype is the caller's: pass an output of it.
-    if (quant && out_dt != DType::kF32) c.outputs = {host_tensor({s.t, s.h}, out_dt)};
+    if (out_dt != default_dt) c.outputs = {host_tensor({s.t, s.h}, out_dt)};
   };
   const EmbShape shapes[] = {{7, 100, 33}, {1, 1, 1}, {0, 10, 8}, {300, 1000, 256}};
   for (DType dt : kFloatTypes) {
@@ -550,6 +566,14 @@ void embedding_cases(Builder& g) {
   for (DType qt : kQuantTypes) one(qt, {7, 50, 2 * block_elems(qt)}, DType::kI32, DType::kF32, "");
   one(DType::kQ4_0, {7, 50, 64}, DType::kI32, DType::kF16, "");
   one(DType::kQ4_K, {7, 50, 256}, DType::kI32, DType::kBF16, "");
+  one(DType::kQ5_K, {7, 50, 256}, DType::kI32, DType::kF16, "");
+  // Float tables converted to another float dtype.
+  one(DType::kF16, {7, 100, 33}, DType::kI32, DType::kF32, "");
+  one(DType::kBF16, {7, 100, 33}, DType::kI32, DType::kF32, "");
+  one(DType::kF16, {300, 1000, 256}, DType::kI64, DType::kF32, "i64 ids");
+  one(DType::kF32, {7, 100, 33}, DType::kI32, DType::kF16, "");
+  one(DType::kF32, {7, 100, 33}, DType::kI32, DType::kBF16, "");
+  one(DType::kBF16, {7, 100, 33}, DType::kI32, DType::kF16, "");
 }
 
 void moe_gating_cases(Builder& g) {

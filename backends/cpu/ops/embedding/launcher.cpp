@@ -1,6 +1,8 @@
-// cpu embedding: y[t] = table[ids[t]], float tables copied, quantized ones
-// (q8_0, q4_0, q4_1, q4_k, q6_k) decoded; ids checked before any row is
-// written; rows gathered in parallel.
+// cpu embedding: y[t] = table[ids[t]] in y's float dtype (the caller's
+// choice): rows of a float table in its own dtype are copied, other rows
+// (q8_0, q4_0, q4_1, q4_k, q5_k, q6_k tables, or float tables converted to
+// another float dtype) decoded; ids checked before any row is written; rows
+// gathered in parallel.
 #include <algorithm>
 #include <vector>
 
@@ -21,11 +23,11 @@ rma_status supported(const rma_op_call& call, rma_error* err) {
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: ids must be i32 or i64", kOp);
   if (!can_dequantize(table.dtype))
     return fail(err, RMA_STATUS_UNSUPPORTED,
-                "%s: cpu reads f32/f16/bf16/q8_0/q4_0/q4_1/q4_k/q6_k tables, got dtype %d", kOp,
-                table.dtype);
-  if (!is_float_dtype(y.dtype) || (is_float_dtype(table.dtype) && y.dtype != table.dtype))
-    return fail(err, RMA_STATUS_UNSUPPORTED,
-                "%s: output must be float, and of the table's dtype for a float table", kOp);
+                "%s: cpu reads f32/f16/bf16/q8_0/q4_0/q4_1/q4_k/q5_k/q6_k tables, got dtype %d",
+                kOp, table.dtype);
+  if (!is_float_dtype(y.dtype))
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: output must be f32, f16 or bf16, got %s", kOp,
+                dtype_name(y.dtype));
   if (ids.ndim != 1 || table.ndim != 2 || y.ndim != 2 || y.shape[0] != ids.shape[0] ||
       y.shape[1] != table.shape[1])
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected ids[T], table[V,H], y[T,H]", kOp);

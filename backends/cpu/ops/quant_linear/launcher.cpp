@@ -1,9 +1,14 @@
 // cpu quant_linear: y = act(alpha * x . dequant(w)^T + bias) with w [N, K]
-// in q8_0, q4_0, q4_1, q4_k or q6_k (docs/ops.md "quant_linear").
-// T <= kGemvMaxRows: the integer GEMV (x quantized to q8 blocks once,
-// weights streamed once). Larger T: the backend's shared f32 GEMM
-// (common/gemm), with the weights dequantized exactly while its B panels
-// are packed.
+// in q8_0, q4_0, q4_1, q4_k, q5_k or q6_k, or f16 / bf16 (docs/ops.md
+// "quant_linear").
+// Block-quantized w, T <= kGemvMaxRows: the integer GEMV (x quantized to q8
+// blocks once, weights streamed once). Larger T: the backend's shared f32
+// GEMM (common/gemm), with the weights dequantized exactly while its B
+// panels are packed.
+// f16 / bf16 w: the shared GEMM's own drivers, which widen w on the fly: the
+// streaming GEMV for T <= 4 (a bandwidth-bound read of the 16-bit rows), the
+// small-M path up to T = 16, past it the blocked GEMM widening w into its
+// packed panels.
 #include <vector>
 
 #include "common/convert.h"
@@ -17,10 +22,11 @@ namespace {
 
 namespace qcfg = quant_linear_config;
 
-bool is_weight_type(int32_t dt) {
+bool is_block_weight_type(int32_t dt) {
   return dt == RMA_DTYPE_Q8_0 || dt == RMA_DTYPE_Q4_0 || dt == RMA_DTYPE_Q4_1 ||
-         dt == RMA_DTYPE_Q4_K || dt == RMA_DTYPE_Q6_K;
+         dt == RMA_DTYPE_Q4_K || dt == RMA_DTYPE_Q5_K || dt == RMA_DTYPE_Q6_K;
 }
+bool is_half_weight_type(int32_t dt) { return dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16; }
 
 rma_status supported(const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 2 || call.num_inputs > 3 || call.num_outputs != 1)
@@ -49,9 +55,10 @@ rma_status supported(const rma_op_call& call, rma_error* err) {
                 "quant_linear: x, bias, y must share one of f32, f16, bf16; got x %s, bias %s, "
                 "y %s",
                 dtype_name(x.dtype), bias ? dtype_name(bias->dtype) : "-", dtype_name(y.dtype));
-  if (!is_weight_type(w.dtype))
+  if (!is_block_weight_type(w.dtype) && !is_half_weight_type(w.dtype))
     return fail(err, RMA_STATUS_UNSUPPORTED,
-                "quant_linear: w dtype %s; the cpu runs q8_0, q4_0, q4_1, q4_k, q6_k",
+                "quant_linear: w dtype %s; the cpu runs q8_0, q4_0, q4_1, q4_k, q5_k, q6_k, f16, "
+                "bf16",
                 dtype_name(w.dtype));
   if (w.ndim != 2 || x.ndim < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
@@ -110,7 +117,19 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   if (q.t == 0 || q.n == 0) return RMA_STATUS_OK;
 
   bool ok;
-  if (q.t <= qcfg::kGemvMaxRows && q.k > 0) {
+  if (is_half_weight_type(w.dtype)) {
+    GemmArgs g;
+    g.m = q.t;
+    g.n = q.n;
+    g.k = q.k;
+    g.a = {q.x, q.x_dtype, q.k, true};
+    g.b = {q.w, q.w_dtype, q.k, true};
+    g.ep = q.ep;
+    g.y = q.y;
+    g.y_dtype = q.y_dtype;
+    g.ldy = q.n;
+    ok = gemv(ctx.pool, g);
+  } else if (q.t <= qcfg::kGemvMaxRows && q.k > 0) {
     ok = quant_gemv(ctx.pool, q);
   } else {
     const int64_t be = kDTypeInfo[w.dtype].block_elems;

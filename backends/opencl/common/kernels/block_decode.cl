@@ -2,13 +2,30 @@
 // (embedding, quant_linear); spliced into their sources at build time by
 // cmake/embed_kernel.cmake. Follows include/rma/block_decode.h operation for
 // operation, so with FP_CONTRACT OFF (set by the including file) results match
-// the core's dequantize_row exactly.
+// the core's dequantize_row exactly. The format ids are the rma_dtype values.
+// f16 and bf16 rows are widened exactly, with core built-ins only: vload_half
+// (a half pointer needs no cl_khr_fp16) and a 16-bit shift for bf16.
 #define FMT_F32 0
+#define FMT_F16 1
+#define FMT_BF16 2
 #define FMT_Q8_0 7
 #define FMT_Q4_0 8
 #define FMT_Q4_1 9
 #define FMT_Q4_K 10
 #define FMT_Q6_K 11
+#define FMT_Q5_K 12
+
+// The 6-bit scale and min of sub-block `sub` of a q4_K / q5_K super-block
+// (packing as unpack_scale_min_k4 in include/rma/block_decode.h).
+void k4_scale_min(int sub, __global const uchar* s, int* sc, int* mn) {
+  if (sub < 4) {
+    *sc = s[sub] & 63;
+    *mn = s[sub + 4] & 63;
+  } else {
+    *sc = (s[sub + 4] & 0x0F) | ((s[sub - 4] >> 6) << 4);
+    *mn = (s[sub + 4] >> 4) | ((s[sub] >> 6) << 4);
+  }
+}
 
 // IEEE half bits (little-endian at p) to float, exactly (subnormals too).
 float f16_at(__global const uchar* p) {
@@ -25,6 +42,8 @@ float f16_at(__global const uchar* p) {
 
 float decode(__global const uchar* row, int fmt, long j) {
   if (fmt == FMT_F32) return ((__global const float*)row)[j];
+  if (fmt == FMT_F16) return vload_half((size_t)j, (__global const half*)row);
+  if (fmt == FMT_BF16) return as_float((uint)((__global const ushort*)row)[j] << 16);
   if (fmt == FMT_Q8_0) {
     __global const uchar* b = row + (j / 32) * 34;
     const float d = f16_at(b);
@@ -49,15 +68,25 @@ float decode(__global const uchar* row, int fmt, long j) {
     const int k = e / 64, w = e % 64;
     const int sub = 2 * k + (w >= 32 ? 1 : 0);
     int sc, mn;
-    if (sub < 4) {
-      sc = s[sub] & 63;
-      mn = s[sub + 4] & 63;
-    } else {
-      sc = (s[sub + 4] & 0x0F) | ((s[sub - 4] >> 6) << 4);
-      mn = (s[sub + 4] >> 4) | ((s[sub] >> 6) << 4);
-    }
+    k4_scale_min(sub, s, &sc, &mn);
     const uchar q = b[16 + 32 * k + (w % 32)];
     const int nib = w < 32 ? (q & 0x0F) : (q >> 4);
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const float d0 = d * (float)sc, m0 = dmin * (float)mn;
+    const float dq = d0 * (float)nib;
+    return dq - m0;
+  }
+  if (fmt == FMT_Q5_K) {
+    // f16 d @0, dmin @2, scales[12] @4, qh[32] @16, qs[128] @48: q4_K's
+    // nibbles plus a fifth bit, bit `sub` of qh[w % 32].
+    __global const uchar* b = row + (j / 256) * 176;
+    const int e = (int)(j % 256);
+    const int k = e / 64, w = e % 64;
+    const int sub = 2 * k + (w >= 32 ? 1 : 0);
+    int sc, mn;
+    k4_scale_min(sub, b + 4, &sc, &mn);
+    const uchar q = b[48 + 32 * k + (w % 32)];
+    const int nib = (w < 32 ? (q & 0x0F) : (q >> 4)) | (((b[16 + w % 32] >> sub) & 1) << 4);
     const float d = f16_at(b), dmin = f16_at(b + 2);
     const float d0 = d * (float)sc, m0 = dmin * (float)mn;
     const float dq = d0 * (float)nib;

@@ -1,4 +1,5 @@
-// opencl add: numpy-broadcast elementwise sum of a and b, f32.
+// opencl add: numpy-broadcast elementwise sum of a and b, f32, f16
+// or bf16.
 #include "common/binary.h"
 #include "ops/add/config.h"
 
@@ -10,7 +11,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
 }
 
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
-  return binary_run(ctx, call, err, "add", "add/add", "add_f32");
+  return binary_run(ctx, call, err, "add", "add/add", "add");
 }
 
 }  // namespace

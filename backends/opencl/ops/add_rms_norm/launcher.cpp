@@ -1,5 +1,6 @@
 // opencl add_rms_norm: residual_out = x + residual, y = rms_norm(residual_out,
-// w) per row, f32.
+// w) per row; f32, f16 or bf16 (computed in f32; residual_out is rounded to
+// the dtype before the norm reads it).
 #include <string>
 
 #include "common/cl_device.h"
@@ -10,7 +11,7 @@ namespace {
 
 constexpr const char* kOp = "add_rms_norm";
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 3 || call.num_outputs < 2)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: expected inputs (x, residual, w) and outputs (y, residual_out)", kOp);
@@ -21,7 +22,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const rma_tensor &y = call.outputs[0], &ro = call.outputs[1];
   if (r.dtype != x.dtype || w.dtype != x.dtype || y.dtype != x.dtype || ro.dtype != x.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x, residual, w, y, residual_out must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (rma_status st = require_float(kOp, "x", x, err)) return st;
   if (x.ndim < 1 || !same_shape(x, r) || w.ndim != 1 || w.shape[0] != last_dim(x) ||
       !same_shape(x, y) || !same_shape(x, ro))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
@@ -41,8 +42,9 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
                                                        : add_rms_norm_config::kGpuLocalSize;
   cl_kernel k = nullptr;
   for (;;) {
-    if (rma_status st = get_kernel(ctx.dev, "add_rms_norm/add_rms_norm", "add_rms_norm_f32",
-                                   "-DLOCAL_SIZE=" + std::to_string(local), &k, err))
+    if (rma_status st = get_kernel(
+            ctx.dev, "add_rms_norm/add_rms_norm", "add_rms_norm",
+            "-DLOCAL_SIZE=" + std::to_string(local) + dtype_option("DTYPE", x.dtype), &k, err))
       return st;
     size_t limit = 0;
     if (clGetKernelWorkGroupInfo(k, ctx.dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,

@@ -1,7 +1,9 @@
-// opencl embedding: y[t] = table[ids[t]], dequantized in the kernel for
-// q8_0, q4_0, q4_1, q4_k, q6_k tables (as include/rma/block_decode.h); f32
-// tables and f32 outputs. ids are read back and checked on the host: an id
-// outside [0, V) is an error naming the id and its position.
+// opencl embedding: y[t] = table[ids[t]], decoded in the kernel from f32,
+// f16, bf16, q8_0, q4_0, q4_1, q4_k, q5_k, q6_k tables (as
+// include/rma/block_decode.h) and stored in y's float dtype (f32, f16, bf16
+// through common/kernels/dtype.cl: no cl_khr_fp16 needed). ids are read back
+// and checked on the host: an id outside [0, V) is an error naming the id and
+// its position.
 #include <vector>
 
 #include "common/cl_device.h"
@@ -20,10 +22,13 @@ struct Block {
 Block block_of(int32_t dt) {
   switch (dt) {
     case RMA_DTYPE_F32: return {1, 4};
+    case RMA_DTYPE_F16: return {1, 2};
+    case RMA_DTYPE_BF16: return {1, 2};
     case RMA_DTYPE_Q8_0: return {32, 34};
     case RMA_DTYPE_Q4_0: return {32, 18};
     case RMA_DTYPE_Q4_1: return {32, 20};
     case RMA_DTYPE_Q4_K: return {256, 144};
+    case RMA_DTYPE_Q5_K: return {256, 176};
     case RMA_DTYPE_Q6_K: return {256, 210};
     default: return {0, 0};
   }
@@ -37,16 +42,10 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: ids must be i32 or i64 (got %s)", kOp,
                 dtype_label(ids.dtype));
   const Block blk = block_of(table.dtype);
-  if (blk.elems == 0) {
-    if (table.dtype == RMA_DTYPE_F16 || table.dtype == RMA_DTYPE_BF16)
-      return require_f32(dev, kOp, table, err);
+  if (blk.elems == 0)
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: the opencl backend does not read %s tables", kOp,
                 dtype_label(table.dtype));
-  }
-  if (y.dtype != RMA_DTYPE_F32)
-    return fail(err, RMA_STATUS_UNSUPPORTED,
-                "%s: the opencl backend writes f32 outputs only so far (got %s)", kOp,
-                dtype_label(y.dtype));
+  if (rma_status st = require_float(kOp, "y", y, err)) return st;
   if (ids.ndim != 1 || table.ndim != 2 || y.ndim != 2 || y.shape[0] != ids.shape[0] ||
       y.shape[1] != table.shape[1])
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected ids[T], table[V,H], y[T,H]", kOp);
@@ -93,7 +92,8 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const Block blk = block_of(table.dtype);
   const cl_ulong row_bytes = cl_ulong(h / blk.elems * blk.bytes);
   cl_kernel k = nullptr;
-  if (rma_status s = get_kernel(ctx.dev, "embedding/embedding", "embedding_f32", "", &k, err))
+  if (rma_status s = get_kernel(ctx.dev, "embedding/embedding", "embedding",
+                                dtype_option("OUT", y.dtype), &k, err))
     return s;
   ArgSetter set(k);
   set(mem_of(ids))(cl_ulong(ids.offset))(cl_int(i64 ? 1 : 0));

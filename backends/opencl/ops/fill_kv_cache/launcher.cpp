@@ -1,6 +1,8 @@
 // opencl fill_kv_cache: k_cache[slot] = k[t], v_cache[slot] = v[t] in place
-// for slot = slot_mapping[t] >= 0, f32. Slots are read back and checked on
-// the host first, so a bad mapping is an error that writes nothing.
+// for slot = slot_mapping[t] >= 0. k, v and the caches are each f32, f16 or
+// bf16 (the caches may differ from k, v: each value is converted once). Slots
+// are read back and checked on the host first, so a bad mapping is an error
+// that writes nothing.
 #include <vector>
 
 #include "common/cl_device.h"
@@ -11,7 +13,7 @@ namespace {
 
 constexpr const char* kOp = "fill_kv_cache";
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 3 || call.num_outputs < 2)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: expected inputs (k, v, slot_mapping) and outputs (k_cache, v_cache)", kOp);
@@ -19,13 +21,10 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const rma_tensor &kc = call.outputs[0], &vc = call.outputs[1];
   if (v.dtype != k.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: k and v must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, k, err)) return st;
   if (kc.dtype != vc.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: k_cache and v_cache must share one dtype", kOp);
-  if (kc.dtype != RMA_DTYPE_F32)
-    return fail(err, RMA_STATUS_UNSUPPORTED,
-                "%s: the opencl backend fills f32 caches only so far (got %s)", kOp,
-                dtype_label(kc.dtype));
+  if (rma_status st = require_float(kOp, "k", k, err)) return st;
+  if (rma_status st = require_float(kOp, "k_cache", kc, err)) return st;
   if (slots.dtype != RMA_DTYPE_I32 && slots.dtype != RMA_DTYPE_I64)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: slot_mapping must be i32 or i64 (got %s)",
                 kOp, dtype_label(slots.dtype));
@@ -42,8 +41,9 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
 rma_status scatter(const Context& ctx, const rma_tensor& src, const rma_tensor& cache,
                    const rma_tensor& slots, cl_long row, cl_long tokens, rma_error* err) {
   cl_kernel k = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "fill_kv_cache/fill_kv_cache", "fill_kv_cache_f32", "",
-                                 &k, err))
+  if (rma_status st = get_kernel(
+          ctx.dev, "fill_kv_cache/fill_kv_cache", "fill_kv_cache",
+          dtype_option("SRC_DTYPE", src.dtype) + dtype_option("CACHE_DTYPE", cache.dtype), &k, err))
     return st;
   ArgSetter set(k);
   set(mem_of(src))(elem_offset(src))(mem_of(cache))(elem_offset(cache));

@@ -1,5 +1,6 @@
 // opencl gelu_and_mul: y = gelu(x[..., :I]) * x[..., I:] (erf form, or tanh
-// form when rma_gelu_attrs.approximate), f32.
+// form when rma_gelu_attrs.approximate); f32, f16 or bf16 (computed in f32,
+// rounded once).
 #include "common/cl_device.h"
 #include "ops/gelu_and_mul/config.h"
 
@@ -8,7 +9,7 @@ namespace {
 
 constexpr const char* kOp = "gelu_and_mul";
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 1 || call.num_outputs < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected input x and one output", kOp);
   const auto* attrs = static_cast<const rma_gelu_attrs*>(call.attrs);
@@ -17,7 +18,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
   if (y.dtype != x.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x and y must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (rma_status st = require_float(kOp, "x", x, err)) return st;
   if (x.ndim < 1 || last_dim(x) % 2 != 0 || y.ndim != x.ndim || last_dim(y) * 2 != last_dim(x) ||
       leading_rows(y) != leading_rows(x))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., 2I] and y[..., I]", kOp);
@@ -33,7 +34,8 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const cl_long i = last_dim(y), rows = leading_rows(y);
   if (i == 0 || rows == 0) return RMA_STATUS_OK;
   cl_kernel k = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "gelu_and_mul/gelu_and_mul", "gelu_and_mul_f32", "", &k, err))
+  if (rma_status st = get_kernel(ctx.dev, "gelu_and_mul/gelu_and_mul", "gelu_and_mul",
+                                 dtype_option("DTYPE", x.dtype), &k, err))
     return st;
   ArgSetter set(k);
   set(mem_of(x))(elem_offset(x))(mem_of(y))(elem_offset(y))(i)(tanh_form);

@@ -1,5 +1,6 @@
 // opencl layer_norm: y = (x - mean) / sqrt(var + eps) * w + b per row
-// (biased variance; b optional), f32.
+// (biased variance; b optional); f32, f16 or bf16 (computed in f32, rounded
+// once).
 #include <string>
 
 #include "common/cl_device.h"
@@ -10,7 +11,7 @@ namespace {
 
 constexpr const char* kOp = "layer_norm";
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 2 || call.num_outputs < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected inputs (x, w, b?) and one output", kOp);
   const auto* attrs = static_cast<const rma_norm_attrs*>(call.attrs);
@@ -20,7 +21,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const bool has_b = call.num_inputs > 2 && present(call.inputs[2]);
   if (w.dtype != x.dtype || y.dtype != x.dtype || (has_b && call.inputs[2].dtype != x.dtype))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x, w, b, y must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (rma_status st = require_float(kOp, "x", x, err)) return st;
   if (x.ndim < 1 || w.ndim != 1 || w.shape[0] != last_dim(x) || !same_shape(x, y) ||
       (has_b && !same_shape(call.inputs[2], w)))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., H], w[H], b?[H], y like x", kOp);
@@ -41,8 +42,9 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
                                                        : layer_norm_config::kGpuLocalSize;
   cl_kernel k = nullptr;
   for (;;) {
-    if (rma_status st = get_kernel(ctx.dev, "layer_norm/layer_norm", "layer_norm_f32",
-                                   "-DLOCAL_SIZE=" + std::to_string(local), &k, err))
+    if (rma_status st = get_kernel(
+            ctx.dev, "layer_norm/layer_norm", "layer_norm",
+            "-DLOCAL_SIZE=" + std::to_string(local) + dtype_option("DTYPE", x.dtype), &k, err))
       return st;
     size_t limit = 0;
     if (clGetKernelWorkGroupInfo(k, ctx.dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,

@@ -33,5 +33,16 @@ constexpr size_t kRowsGroup = 64;
 // steady state with it warm; our kernel ~0.6-0.9 s cold, +20..45 ms warm.
 // So: CLBlast for GEMM shapes (more than kRows rows, or trans_a, which the
 // rows kernel does not take); our rows kernel for decode-sized T.
+//
+// f16 / bf16: our kernels read them directly; for CLBlast, x and w are
+// widened into f32 scratch buffers first (its HGEMM would accumulate in half
+// and needs cl_khr_fp16). Median ms, PoCL as above but on a host busy with
+// other jobs (so 2-4x slower than the table above; compare within a row):
+//   shape                 own f32   own f16   own bf16   CLBlast f32  f16   bf16
+//   T=N=K=1024            831-846   807-845   734-776    421-464    432-460 422-442
+//   T=128 N=1536 K=576    81-87     85-93     81-83      37-39      36-44   39-40
+//   T=16 N=1536 K=576     30        32-33     30-32      4.7-7.5    4.1-4.3 3.8-4.0
+//   T=1 N=1536 K=576      0.82      0.83      0.82       (rows kernel)
+// Widening costs little next to the GEMM, so one policy serves every dtype.
 constexpr bool use_clblast(int64_t t, bool trans_a) { return trans_a || t > kRows; }
 }  // namespace rma::opencl::linear_config

@@ -1,6 +1,7 @@
 // opencl moe_gating_topk_softmax: per token, the router softmax and the k
 // most probable experts (descending; ties to the lower id), optionally
-// renormalised. f32 logits -> f32 weights, i32 ids.
+// renormalised. f32, f16 or bf16 logits (computed in f32) -> f32 weights,
+// i32 ids.
 #include <string>
 
 #include "common/cl_device.h"
@@ -11,7 +12,7 @@ namespace {
 
 constexpr const char* kOp = "moe_gating_topk_softmax";
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 1 || call.num_outputs < 2)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: expected input logits and outputs (weights, ids)", kOp);
@@ -20,7 +21,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_moe_gating_attrs missing or too small",
                 kOp);
   const rma_tensor &x = call.inputs[0], &w = call.outputs[0], &ids = call.outputs[1];
-  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (rma_status st = require_float(kOp, "logits", x, err)) return st;
   if (w.dtype != RMA_DTYPE_F32 || ids.dtype != RMA_DTYPE_I32)
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl writes f32 weights and i32 ids (got %s, %s)",
                 kOp, dtype_label(w.dtype), dtype_label(ids.dtype));
@@ -45,8 +46,9 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   if (tokens == 0 || experts == 0) return RMA_STATUS_OK;
   constexpr size_t kLocal = moe_gating_config::kLocalSize;
   cl_kernel kern = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "moe_gating_topk_softmax/moe_gating", "moe_gating_f32",
-                                 "-DLOCAL_SIZE=" + std::to_string(kLocal), &kern, err))
+  if (rma_status st = get_kernel(
+          ctx.dev, "moe_gating_topk_softmax/moe_gating", "moe_gating",
+          "-DLOCAL_SIZE=" + std::to_string(kLocal) + dtype_option("DTYPE", x.dtype), &kern, err))
     return st;
   ArgSetter set(kern);
   set(mem_of(x))(elem_offset(x))(mem_of(w))(elem_offset(w))(mem_of(ids))(elem_offset(ids))(experts)(

@@ -1,4 +1,5 @@
-// opencl mul: numpy-broadcast elementwise product of a and b, f32.
+// opencl mul: numpy-broadcast elementwise product of a and b, f32, f16
+// or bf16.
 #include "common/binary.h"
 #include "ops/mul/config.h"
 
@@ -10,7 +11,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
 }
 
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
-  return binary_run(ctx, call, err, "mul", "mul/mul", "mul_f32");
+  return binary_run(ctx, call, err, "mul", "mul/mul", "mul");
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // opencl paged_decode_attention: one query per sequence against a paged KV
-// cache; GQA, sliding window, optional ALiBi; f32 q and cache, i32
-// block_table and context_lens. One work-group per (sequence, kv head) that
-// reads each cache row once for all the group's query heads (see the kernel).
+// cache; GQA, sliding window, optional ALiBi; q/o and the cache each f32,
+// f16 or bf16 (computed in f32, o rounded once), i32 block_table and
+// context_lens. One work-group per (sequence, kv head) that reads each cache
+// row once for all the group's query heads (see the kernel).
 //
 // Unlike the reference, block_table and context_lens are not read back to be
 // checked (that would stall every decode step): the kernel keeps bad entries
@@ -22,7 +23,7 @@ const rma_tensor* alibi_of(const rma_op_call& call) {
   return call.num_inputs > 5 && present(call.inputs[5]) ? &call.inputs[5] : nullptr;
 }
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 5 || call.num_outputs < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: expected inputs (q, k_cache, v_cache, block_table, context_lens, alibi?) "
@@ -38,8 +39,8 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   if (o.dtype != q.dtype || vc.dtype != kc.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: o must have q's dtype and v_cache k_cache's", kOp);
-  if (rma_status st = require_f32(dev, kOp, q, err)) return st;
-  if (rma_status st = require_f32(dev, kOp, kc, err)) return st;
+  if (rma_status st = require_float(kOp, "q", q, err)) return st;
+  if (rma_status st = require_float(kOp, "k_cache", kc, err)) return st;
   if (table.dtype != RMA_DTYPE_I32 || lens.dtype != RMA_DTYPE_I32)
     return fail(err, RMA_STATUS_UNSUPPORTED,
                 "%s: opencl takes i32 block_table and context_lens only so far (got %s, %s)", kOp,
@@ -84,12 +85,12 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const cl_int gh = group < cfg::kMaxGroupHeads ? group : cfg::kMaxGroupHeads;
   const cl_int nhc = (group + gh - 1) / gh;
   cl_kernel kern = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "paged_decode_attention/paged_decode_attention",
-                                 "paged_decode_attention_f32",
-                                 "-DLOCAL_SIZE=" + std::to_string(kLocal) +
-                                     " -DGH=" + std::to_string(gh) +
-                                     " -DHEAD_D=" + std::to_string(d),
-                                 &kern, err))
+  if (rma_status st = get_kernel(
+          ctx.dev, "paged_decode_attention/paged_decode_attention", "paged_decode_attention",
+          "-DLOCAL_SIZE=" + std::to_string(kLocal) + " -DGH=" + std::to_string(gh) +
+              " -DHEAD_D=" + std::to_string(d) + dtype_option("Q_DTYPE", q.dtype) +
+              dtype_option("CACHE_DTYPE", kc.dtype),
+          &kern, err))
     return st;
   const cl_mem slopes = alibi ? mem_of(*alibi) : nullptr;
   const cl_ulong slopes_off = alibi ? elem_offset(*alibi) : 0;

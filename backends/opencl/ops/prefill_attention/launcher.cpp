@@ -1,7 +1,8 @@
 // opencl prefill_attention: varlen (cu_seqlens), causal, sliding window,
-// optional ALiBi, GQA; f32 with i32 cu_seqlens. One work-group per (block of
-// tokens, kv head) sharing local K/V tiles across the block's tokens and the
-// group's query heads (see the kernel's header).
+// optional ALiBi, GQA; f32, f16 or bf16 q/k/v/o (computed in f32, rounded
+// once) with i32 cu_seqlens. One work-group per (block of tokens, kv head)
+// sharing local K/V tiles across the block's tokens and the group's query
+// heads (see the kernel's header).
 #include <climits>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@ const rma_tensor* alibi_of(const rma_op_call& call) {
   return call.num_inputs > 4 && present(call.inputs[4]) ? &call.inputs[4] : nullptr;
 }
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 4 || call.num_outputs < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: expected inputs (q, k, v, cu_seqlens, alibi?) and one output", kOp);
@@ -32,7 +33,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const rma_tensor* alibi = alibi_of(call);
   if (k.dtype != q.dtype || v.dtype != q.dtype || o.dtype != q.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: q, k, v, o must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, q, err)) return st;
+  if (rma_status st = require_float(kOp, "q", q, err)) return st;
   if (cu.dtype != RMA_DTYPE_I32)
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl takes i32 cu_seqlens only so far (got %s)",
                 kOp, dtype_label(cu.dtype));
@@ -101,12 +102,11 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   int tile = cfg::kTileKeys;
   while (tile > 1 && 2 * size_t(tile) * row_bytes + 1024 > local_mem) tile /= 2;
   cl_kernel kern = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "prefill_attention/prefill_attention",
-                                 "prefill_attention_f32",
-                                 "-DLOCAL_SIZE=" + std::to_string(kLocal) +
-                                     " -DTILE=" + std::to_string(tile) +
-                                     " -DHEAD_D=" + std::to_string(d),
-                                 &kern, err))
+  if (rma_status st =
+          get_kernel(ctx.dev, "prefill_attention/prefill_attention", "prefill_attention",
+                     "-DLOCAL_SIZE=" + std::to_string(kLocal) + " -DTILE=" + std::to_string(tile) +
+                         " -DHEAD_D=" + std::to_string(d) + dtype_option("DTYPE", q.dtype),
+                     &kern, err))
     return st;
   const cl_mem slopes = alibi ? mem_of(*alibi) : nullptr;
   const cl_ulong slopes_off = alibi ? elem_offset(*alibi) : 0;

@@ -1,7 +1,9 @@
-// opencl quant_linear: y = act(alpha * x . deq(w)^T + bias), f32 activations,
-// w [N, K] in q8_0, q4_0, q4_1, q4_k or q6_k dequantized inside the kernel
-// exactly as include/rma/block_decode.h (a first increment: local-memory
-// staging of decoded weights, no activation quantization).
+// opencl quant_linear: y = act(alpha * x . deq(w)^T + bias), w [N, K] in
+// q8_0, q4_0, q4_1, q4_k, q5_k or q6_k, or f16 / bf16, dequantized inside the
+// kernel exactly as include/rma/block_decode.h (local-memory staging of
+// decoded weights, no activation quantization). x, bias and y: one float
+// dtype (f32, f16 or bf16; the 16-bit ones through common/kernels/dtype.cl,
+// no cl_khr_fp16 needed), computed in f32.
 #include <string>
 
 #include "common/cl_device.h"
@@ -21,7 +23,10 @@ Block block_of(int32_t dt) {
     case RMA_DTYPE_Q4_0: return {32, 18};
     case RMA_DTYPE_Q4_1: return {32, 20};
     case RMA_DTYPE_Q4_K: return {256, 144};
+    case RMA_DTYPE_Q5_K: return {256, 176};
     case RMA_DTYPE_Q6_K: return {256, 210};
+    case RMA_DTYPE_F16: return {1, 2};
+    case RMA_DTYPE_BF16: return {1, 2};
     default: return {0, 0};
   }
 }
@@ -49,11 +54,12 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const Block blk = block_of(w.dtype);
   if (blk.elems == 0)
     return fail(err, RMA_STATUS_UNSUPPORTED,
-                "%s: the opencl backend decodes q8_0, q4_0, q4_1, q4_k, q6_k weights (got %s)",
+                "%s: the opencl backend reads q8_0, q4_0, q4_1, q4_k, q5_k, q6_k, f16, bf16 "
+                "weights (got %s)",
                 kOp, dtype_label(w.dtype));
   if (y.dtype != x.dtype || (bias && bias->dtype != x.dtype))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x, bias, y must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (rma_status st = require_float(kOp, "x", x, err)) return st;
   if (w.ndim != 2 || x.ndim < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected w [N, K] and x [..., K]", kOp);
   const int64_t k = last_dim(x), t = leading_rows(x), n = w.shape[0];
@@ -90,10 +96,11 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const std::string options = "-DLANES=" + std::to_string(kLanes) +
                               " -DTOKENS=" + std::to_string(kTokens) +
                               " -DDEC_TMAX=" + std::to_string(kDecMax) +
-                              " -DDEC_WG=" + std::to_string(kDecGroup);
+                              " -DDEC_WG=" + std::to_string(kDecGroup) +
+                              dtype_option("XT", x.dtype);
   cl_kernel kern = nullptr;
   if (rma_status st = get_kernel(ctx.dev, "quant_linear/quant_linear",
-                                 decode_path ? "quant_linear_decode_f32" : "quant_linear_f32",
+                                 decode_path ? "quant_linear_decode" : "quant_linear_tiled",
                                  options, &kern, err))
     return st;
   // Without bias the kernel never reads it; x stands in as a valid handle.

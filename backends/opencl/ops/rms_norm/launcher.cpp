@@ -1,4 +1,5 @@
-// opencl rms_norm: y = x / sqrt(mean(x^2) + eps) * w per row, f32.
+// opencl rms_norm: y = x / sqrt(mean(x^2) + eps) * w per row;
+// f32, f16 or bf16 (computed in f32, rounded once).
 #include <string>
 
 #include "common/cl_device.h"
@@ -9,7 +10,7 @@ namespace {
 
 constexpr const char* kOp = "rms_norm";
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 2 || call.num_outputs < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected inputs (x, w) and one output", kOp);
   const auto* attrs = static_cast<const rma_norm_attrs*>(call.attrs);
@@ -18,7 +19,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const rma_tensor &x = call.inputs[0], &w = call.inputs[1], &y = call.outputs[0];
   if (w.dtype != x.dtype || y.dtype != x.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x, w, y must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (rma_status st = require_float(kOp, "x", x, err)) return st;
   if (x.ndim < 1 || w.ndim != 1 || w.shape[0] != last_dim(x) || !same_shape(x, y))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., H], w[H], y like x", kOp);
   if (!is_dense(x) || !is_dense(w) || !is_dense(y))
@@ -35,8 +36,9 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
                                                        : rms_norm_config::kGpuLocalSize;
   cl_kernel k = nullptr;
   for (;;) {
-    if (rma_status st = get_kernel(ctx.dev, "rms_norm/rms_norm", "rms_norm_f32",
-                                   "-DLOCAL_SIZE=" + std::to_string(local), &k, err))
+    if (rma_status st = get_kernel(
+            ctx.dev, "rms_norm/rms_norm", "rms_norm",
+            "-DLOCAL_SIZE=" + std::to_string(local) + dtype_option("DTYPE", x.dtype), &k, err))
       return st;
     size_t limit = 0;
     if (clGetKernelWorkGroupInfo(k, ctx.dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,

@@ -1,6 +1,7 @@
 // opencl rope: rotary position embedding of q and k (neox or gptj pairs,
-// partial rotary_dim, none/linear/llama3 scaling), f32. inv_freq is computed
-// on the host in double and rounded to f32 (docs/ops.md "rope").
+// partial rotary_dim, none/linear/llama3 scaling); f32, f16 or bf16 (computed
+// in f32, rounded once). inv_freq is computed on the host in double and
+// rounded to f32 (docs/ops.md "rope").
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -15,7 +16,7 @@ constexpr const char* kOp = "rope";
 
 bool is_index(const rma_tensor& t) { return t.dtype == RMA_DTYPE_I32 || t.dtype == RMA_DTYPE_I64; }
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 3 || call.num_outputs < 2)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: expected inputs (q, k, positions) and outputs (q_out, k_out)", kOp);
@@ -26,7 +27,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const rma_tensor &qo = call.outputs[0], &ko = call.outputs[1];
   if (k.dtype != q.dtype || qo.dtype != q.dtype || ko.dtype != q.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: q, k, q_out, k_out must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, q, err)) return st;
+  if (rma_status st = require_float(kOp, "q", q, err)) return st;
   if (!is_index(pos))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: positions must be i32 or i64 (got %s)", kOp,
                 dtype_label(pos.dtype));
@@ -84,7 +85,9 @@ rma_status rotate(const Context& ctx, const rma_tensor& x, const rma_tensor& out
   const cl_long cols = r / 2 + (d - r);
   if (rows == 0 || cols == 0) return RMA_STATUS_OK;
   cl_kernel k = nullptr;
-  if (rma_status st = get_kernel(ctx.dev, "rope/rope", "rope_f32", "", &k, err)) return st;
+  if (rma_status st =
+          get_kernel(ctx.dev, "rope/rope", "rope", dtype_option("DTYPE", x.dtype), &k, err))
+    return st;
   ArgSetter set(k);
   set(mem_of(x))(elem_offset(x))(mem_of(out))(elem_offset(out));
   set(mem_of(pos))(cl_ulong(pos.offset))(cl_int(pos.dtype == RMA_DTYPE_I64 ? 1 : 0));

@@ -1,9 +1,10 @@
 // opencl sample: repetition penalty, greedy argmax or temperature / top-k /
 // top-p / min-p sampling with docs/ops.md's counter-based RNG, choosing the
-// very tokens src/ops/reference/op_sample.cpp chooses. f32 logits, i32
-// prev_tokens and ids. One work-group per row over a global scratch (the
-// penalised logits and their ids); non-greedy sampling sums in double as the
-// reference does, so it needs cl_khr_fp64 and is declined without it.
+// very tokens src/ops/reference/op_sample.cpp chooses. f32, f16 or bf16
+// logits (widened to f32), i32 prev_tokens and ids. One work-group per row
+// over a global scratch (the penalised logits and their ids); non-greedy
+// sampling sums in double as the reference does, so it needs cl_khr_fp64 and
+// is declined without it.
 #include <string>
 #include <vector>
 
@@ -37,7 +38,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_sample_attrs missing or too small", kOp);
   const rma_tensor &logits = call.inputs[0], &ids = call.outputs[0];
   const rma_tensor* prev = prev_of(call);
-  if (rma_status st = require_f32(dev, kOp, logits, err)) return st;
+  if (rma_status st = require_float(kOp, "logits", logits, err)) return st;
   if (logits.ndim != 2)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: logits must be [B, V]", kOp);
   const int64_t batch = logits.shape[0], vocab = logits.shape[1];
@@ -114,12 +115,14 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   }
 
   constexpr size_t kGroup = sample_config::kGroup;
-  std::string options = "-DWG=" + std::to_string(kGroup) + " -cl-fp32-correctly-rounded-divide-sqrt";
+  std::string options = "-DWG=" + std::to_string(kGroup) +
+                        " -cl-fp32-correctly-rounded-divide-sqrt" +
+                        dtype_option("DTYPE", logits.dtype);
   if (has_fp64(ctx.dev)) options += " -DHAS_FP64";
   rma_status s = RMA_STATUS_OK;
   {
     cl_kernel kern = nullptr;
-    s = get_kernel(ctx.dev, "sample/sample", "sample_f32", options, &kern, err);
+    s = get_kernel(ctx.dev, "sample/sample", "sample", options, &kern, err);
     if (s == RMA_STATUS_OK) {
       // Without prev_tokens the kernel never reads them; logits stand in.
       const cl_mem prev_mem = prev ? mem_of(*prev) : mem_of(logits);

@@ -1,4 +1,5 @@
-// opencl softmax: over the last axis, f32.
+// opencl softmax: over the last axis; f32, f16 or bf16 (computed in
+// f32, rounded once).
 #include <string>
 
 #include "common/cl_device.h"
@@ -9,17 +10,20 @@ namespace {
 
 constexpr const char* kOp = "softmax";
 
-rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 1 || call.num_outputs < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected input x and one output", kOp);
   const auto* attrs = static_cast<const rma_softmax_attrs*>(call.attrs);
-  if (attrs && attrs->struct_size >= sizeof(rma_softmax_attrs) && attrs->axis != -1)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: axis %d; v1 accepts only -1", kOp,
-                attrs->axis);
   const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
+  // The last axis, as -1 or by its index (docs/ops.md).
+  if (attrs && attrs->struct_size >= sizeof(rma_softmax_attrs) && attrs->axis != -1 &&
+      attrs->axis != x.ndim - 1)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "%s: axis %d; v1 accepts only the last axis (-1 or %d)", kOp, attrs->axis,
+                x.ndim - 1);
   if (y.dtype != x.dtype)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: x and y must share one dtype", kOp);
-  if (rma_status st = require_f32(dev, kOp, x, err)) return st;
+  if (rma_status st = require_float(kOp, "x", x, err)) return st;
   if (x.ndim < 1 || !same_shape(x, y))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., N] and y like x", kOp);
   if (!is_dense(x) || !is_dense(y))
@@ -35,8 +39,9 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
                                                        : softmax_config::kGpuLocalSize;
   cl_kernel k = nullptr;
   for (;;) {
-    if (rma_status st = get_kernel(ctx.dev, "softmax/softmax", "softmax_f32",
-                                   "-DLOCAL_SIZE=" + std::to_string(local), &k, err))
+    if (rma_status st = get_kernel(
+            ctx.dev, "softmax/softmax", "softmax",
+            "-DLOCAL_SIZE=" + std::to_string(local) + dtype_option("DTYPE", x.dtype), &k, err))
       return st;
     size_t limit = 0;
     if (clGetKernelWorkGroupInfo(k, ctx.dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,

@@ -1,5 +1,6 @@
 // quant_linear kernels: y = act(alpha * x . dequant(w)^T + bias) with w
-// block-quantized [N, K] (q8_0, q4_0, q4_1, q4_k, q6_k; rma/formats.h).
+// block-quantized [N, K] (q8_0, q4_0, q4_1, q4_k, q5_k, q6_k; rma/formats.h).
+// (f16 / bf16 weights go through the shared GEMM drivers, common/gemm.)
 //   quant_gemv       few rows of x: x is quantized to q8 blocks of 32 once,
 //                    weight rows are streamed once and dotted with integer
 //                    instructions (AVX-512 VNNI vpdpbusd where available).

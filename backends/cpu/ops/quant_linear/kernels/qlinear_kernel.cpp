@@ -11,6 +11,7 @@
 //   q4_0  nibbles n = w + 8 as u8, start at -sum(q) per lane;
 //   q4_1  nibbles n, the min term m * d_x * sum(q) added in f32;
 //   q4_k  nibbles per sub-block of 32 with 6-bit scales and mins;
+//   q5_k  as q4_k, the fifth bit (from qh) or-ed in: values 0..31;
 //   q6_k  6-bit values u = w + 32, start at -8 * sum16(q) per lane.
 // On AVX-512 VNNI one vpdpbusd covers two blocks of 32 (one zmm), and the
 // per-block f32 scaling stays lane-wise (no horizontal sums) until the end
@@ -112,6 +113,27 @@ inline void dequant_blocks_scalar(int32_t dtype, const uint8_t* src, int64_t nb,
         }
       }
       return;
+    case RMA_DTYPE_Q5_K:
+      for (int64_t b = 0; b < nb; ++b, src += sizeof(rma_block_q5_K), y += RMA_QK_K) {
+        const float d = half(src), dmin = half(src + 2);
+        const uint8_t* scales = src + 4;
+        const uint8_t* qh = src + 16;
+        for (int k = 0; k < 4; ++k) {
+          int sc0, mn0, sc1, mn1;
+          k4_scale_min(2 * k, scales, &sc0, &mn0);
+          k4_scale_min(2 * k + 1, scales, &sc1, &mn1);
+          const float d0 = d * static_cast<float>(sc0), m0 = dmin * static_cast<float>(mn0);
+          const float d1 = d * static_cast<float>(sc1), m1 = dmin * static_cast<float>(mn1);
+          const uint8_t* qs = src + 48 + 32 * k;
+          for (int i = 0; i < 32; ++i) {
+            const int lo = (qs[i] & 0x0F) | (((qh[i] >> (2 * k)) & 1) << 4);
+            const int hi = (qs[i] >> 4) | (((qh[i] >> (2 * k + 1)) & 1) << 4);
+            y[64 * k + i] = d0 * static_cast<float>(lo) - m0;
+            y[64 * k + 32 + i] = d1 * static_cast<float>(hi) - m1;
+          }
+        }
+      }
+      return;
     case RMA_DTYPE_Q6_K:
       for (int64_t b = 0; b < nb; ++b, src += sizeof(rma_block_q6_K), y += RMA_QK_K) {
         const float d = half(src + 208);
@@ -140,7 +162,8 @@ inline void dequant_blocks_scalar(int32_t dtype, const uint8_t* src, int64_t nb,
 }
 
 inline int64_t block_elems_of(int32_t dtype) {
-  return dtype == RMA_DTYPE_Q4_K || dtype == RMA_DTYPE_Q6_K ? RMA_QK_K : 32;
+  return dtype == RMA_DTYPE_Q4_K || dtype == RMA_DTYPE_Q5_K || dtype == RMA_DTYPE_Q6_K ? RMA_QK_K
+                                                                                       : 32;
 }
 inline int64_t block_bytes_of(int32_t dtype) {
   switch (dtype) {
@@ -152,6 +175,8 @@ inline int64_t block_bytes_of(int32_t dtype) {
       return sizeof(rma_block_q4_1);
     case RMA_DTYPE_Q4_K:
       return sizeof(rma_block_q4_K);
+    case RMA_DTYPE_Q5_K:
+      return sizeof(rma_block_q5_K);
     default:
       return sizeof(rma_block_q6_K);
   }
@@ -500,6 +525,44 @@ RMA_VNNI_INLINE void row_q4_k(const uint8_t* row, int64_t nb, const XRow* x, __m
   }
 }
 
+// q5_k: q4_k's header and nibbles (qs at +48), plus the fifth bits: per
+// group c of 64, bit 2c (first 32 values) or 2c + 1 (second 32) of each qh
+// byte. A 32-bit rotate left by 4 - bit (mod 32) moves that bit of every
+// byte to bit 4 of the same byte, whichever way it has to go.
+template <int TM>
+RMA_VNNI_INLINE void row_q5_k(const uint8_t* row, int64_t nb, const XRow* x, __m512* acc) {
+  const __m512i shift = _mm512_set_epi64(k4, k4, k4, k4, 0, 0, 0, 0);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  for (int64_t sb = 0; sb < nb / 8; ++sb) {
+    const uint8_t* blk = row + sizeof(rma_block_q5_K) * sb;
+    ahead(blk);
+    ahead(blk + 64);
+    ahead(blk + 128);
+    __m512 scw, mnw, sc[TM];
+    q4_k_scales(blk, &scw, &mnw);
+    RMA_UNROLL
+    for (int t = 0; t < TM; ++t) {
+      sc[t] = _mm512_mul_ps(scw, _mm512_zextps256_ps512(_mm256_loadu_ps(x[t].d + 8 * sb)));
+      acc[t] =
+          _mm512_fmadd_ps(mnw, _mm512_zextps256_ps512(_mm256_loadu_ps(x[t].ds + 8 * sb)), acc[t]);
+    }
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+    const __m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+    RMA_UNROLL
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 48 + 32 * c));
+      const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
+      const __m512i rot = _mm512_inserti64x4(_mm512_set1_epi32((4 - 2 * c) & 31),
+                                             _mm256_set1_epi32((3 - 2 * c) & 31), 1);
+      const __m512i u = _mm512_ternarylogic_epi32(
+          _mm512_srlv_epi16(z, shift), low4, _mm512_and_si512(_mm512_rolv_epi32(hh, rot), bit4),
+          0xEA);  // (a & b) | c
+      group_dot<TM, false>(u, ld(kTab.pair[c]), sc, x, 4 * sb + c, acc);
+    }
+  }
+}
+
 template <int TM>
 RMA_VNNI_INLINE void row_q6_k(const uint8_t* row, int64_t nb, const XRow* x, __m512* acc) {
   const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -554,6 +617,8 @@ RMA_VNNI_INLINE void row_any(int32_t wtype, const uint8_t* row, int64_t nb, cons
       return row_q4<TM, true, kLast>(row, nb, x, acc);
     case RMA_DTYPE_Q4_K:
       return row_q4_k<TM>(row, nb, x, acc);
+    case RMA_DTYPE_Q5_K:
+      return row_q5_k<TM>(row, nb, x, acc);
     default:
       return row_q6_k<TM>(row, nb, x, acc);
   }
@@ -801,6 +866,31 @@ void row_maddubs(int32_t wtype, const uint8_t* row, int64_t nb32, const QView* x
         }
       }
       break;
+    case RMA_DTYPE_Q5_K:
+      for (int64_t sb = 0; sb < nb32 / 8; ++sb) {
+        const uint8_t* blk = row + sizeof(rma_block_q5_K) * sb;
+        const float d = half(blk), dmin = half(blk + 2);
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+        const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+        for (int c = 0; c < 4; ++c) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 48 + 32 * c));
+          for (int h = 0; h < 2; ++h) {
+            int sc, mn;
+            k4_scale_min(2 * c + h, blk + 4, &sc, &mn);
+            // The fifth bit: bit 2c + h of each qh byte, moved to bit 4.
+            const __m256i fifth = _mm256_slli_epi16(
+                _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + h)), one), 4);
+            const __m256i u = _mm256_or_si256(
+                h ? _mm256_and_si256(_mm256_srli_epi16(q, 4), low4) : _mm256_and_si256(q, low4),
+                fifth);
+            const int64_t b = 8 * sb + 2 * c + h;
+            block(u, false, u, b, d * static_cast<float>(sc));
+            const float m = dmin * static_cast<float>(mn);
+            for (int t = 0; t < TM; ++t) corr[t] -= m * x[t].ds[b];
+          }
+        }
+      }
+      break;
     default:  // q6_k
       for (int64_t sb = 0; sb < nb32 / 8; ++sb) {
         const uint8_t* blk = row + sizeof(rma_block_q6_K) * sb;
@@ -919,6 +1009,36 @@ void dequant_blocks(int32_t dtype, const uint8_t* src, int64_t nb, float* y) {
             const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(q, low4)));
             const __m512 hi =
                 _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), low4)));
+            _mm512_storeu_ps(y + 64 * k + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d0, lo), m0));
+            _mm512_storeu_ps(y + 64 * k + 32 + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d1, hi), m1));
+          }
+        }
+      }
+      return;
+    case RMA_DTYPE_Q5_K:
+      for (int64_t b = 0; b < nb; ++b, src += sizeof(rma_block_q5_K), y += RMA_QK_K) {
+        const float d = half(src), dmin = half(src + 2);
+        const __m128i one = _mm_set1_epi8(1);
+        for (int k = 0; k < 4; ++k) {
+          int sc0, mn0, sc1, mn1;
+          k4_scale_min(2 * k, src + 4, &sc0, &mn0);
+          k4_scale_min(2 * k + 1, src + 4, &sc1, &mn1);
+          const __m512 d0 = _mm512_set1_ps(d * static_cast<float>(sc0));
+          const __m512 m0 = _mm512_set1_ps(dmin * static_cast<float>(mn0));
+          const __m512 d1 = _mm512_set1_ps(d * static_cast<float>(sc1));
+          const __m512 m1 = _mm512_set1_ps(dmin * static_cast<float>(mn1));
+          for (int h = 0; h < 2; ++h) {
+            const __m128i q =
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 48 + 32 * k + 16 * h));
+            const __m128i qh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16 + 16 * h));
+            const __m128i b0 =
+                _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), one), 4);
+            const __m128i b1 = _mm_slli_epi16(
+                _mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(2 * k + 1)), one), 4);
+            const __m512 lo =
+                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_or_si128(_mm_and_si128(q, low4), b0)));
+            const __m512 hi = _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(q, 4), low4), b1)));
             _mm512_storeu_ps(y + 64 * k + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d0, lo), m0));
             _mm512_storeu_ps(y + 64 * k + 32 + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d1, hi), m1));
           }

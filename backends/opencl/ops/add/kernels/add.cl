@@ -1,8 +1,12 @@
-// y = a + b with numpy broadcasting, f32. meta: [ndim, out_shape[8],
+// y = a + b with numpy broadcasting; a, b, y share one dtype DTYPE (f32,
+// f16 or bf16; computed in f32, rounded once). meta: [ndim, out_shape[8],
 // a_strides[8], b_strides[8]] (stride 0 on broadcast dims); ndim = -1 means
 // a, b and y share one shape.
-__kernel void add_f32(__global const float* a, ulong a_off, __global const float* b, ulong b_off,
-                      __global float* y, ulong y_off, __constant long* meta, long n) {
+#include "common/kernels/dtype.cl"
+
+__kernel void add(__global const STORAGE(DTYPE)* a, ulong a_off, __global const STORAGE(DTYPE)* b,
+                  ulong b_off, __global STORAGE(DTYPE)* y, ulong y_off, __constant long* meta,
+                  long n) {
   const long i = get_global_id(0);
   if (i >= n) return;
   long ia = i, ib = i;
@@ -18,5 +22,5 @@ __kernel void add_f32(__global const float* a, ulong a_off, __global const float
       ib += c * meta[17 + d];
     }
   }
-  y[y_off + i] = a[a_off + ia] + b[b_off + ib];
+  STORE(DTYPE, LOAD(DTYPE, a_off + ia, a) + LOAD(DTYPE, b_off + ib, b), y_off + i, y);
 }

@@ -1,8 +1,11 @@
 // y = (x - mean) / sqrt(var + eps) * w + b per row of x[rows, h] (biased
-// variance), f32; b is read only when has_b. One work-group per row
-// (LOCAL_SIZE work-items, a power of two, chosen by the launcher) in float8
-// chunks (vload8 needs only float alignment) with a scalar tail: a reduction
-// for the mean, then one for the centred sum of squares.
+// variance); x, w, b, y share one dtype DTYPE (f32, f16 or bf16; computed in
+// f32, y rounded once); b is read only when has_b. One work-group per row
+// (LOCAL_SIZE work-items, a power of two, chosen by the launcher) in chunks
+// of 8 (vector loads need only element alignment) with a scalar tail: a
+// reduction for the mean, then one for the centred sum of squares.
+#include "common/kernels/dtype.cl"
+
 float row_sum(__local float* partial, float s) {
   const int lid = get_local_id(0);
   partial[lid] = s;
@@ -21,41 +24,45 @@ float hsum8(float8 v) {
   return (s4.s0 + s4.s1) + (s4.s2 + s4.s3);
 }
 
-__kernel void layer_norm_f32(__global const float* x, ulong x_off, __global const float* w,
-                             ulong w_off, __global const float* b, ulong b_off, int has_b,
-                             __global float* y, ulong y_off, long h, float eps) {
+__kernel void layer_norm(__global const STORAGE(DTYPE)* x, ulong x_off,
+                         __global const STORAGE(DTYPE)* w, ulong w_off,
+                         __global const STORAGE(DTYPE)* b, ulong b_off, int has_b,
+                         __global STORAGE(DTYPE)* y, ulong y_off, long h, float eps) {
   __local float partial[LOCAL_SIZE];
   const long row = get_group_id(0);
   const int lid = get_local_id(0);
-  __global const float* xr = x + x_off + row * h;
-  __global const float* wr = w + w_off;
-  __global const float* br = b + b_off;
-  __global float* yr = y + y_off + row * h;
-  const long nv = h / 8;  // whole float8 chunks; [8 * nv, h) is the tail
+  __global const STORAGE(DTYPE)* xr = x + x_off + row * h;
+  __global const STORAGE(DTYPE)* wr = w + w_off;
+  __global const STORAGE(DTYPE)* br = b + b_off;
+  __global STORAGE(DTYPE)* yr = y + y_off + row * h;
+  const long nv = h / 8;  // whole chunks of 8; [8 * nv, h) is the tail
   float8 s8 = (float8)(0.f);
-  for (long k = lid; k < nv; k += LOCAL_SIZE) s8 += vload8(k, xr);
+  for (long k = lid; k < nv; k += LOCAL_SIZE) s8 += LOAD8(DTYPE, k, xr);
   float s = hsum8(s8);
-  for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) s += xr[k];
+  for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) s += LOAD(DTYPE, k, xr);
   const float mean = row_sum(partial, s) / (float)h;
   float8 q8 = (float8)(0.f);
   for (long k = lid; k < nv; k += LOCAL_SIZE) {
-    const float8 d = vload8(k, xr) - mean;
+    const float8 d = LOAD8(DTYPE, k, xr) - mean;
     q8 += d * d;
   }
   float q = hsum8(q8);
   for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) {
-    const float d = xr[k] - mean;
+    const float d = LOAD(DTYPE, k, xr) - mean;
     q += d * d;
   }
   const float inv = 1.f / sqrt(row_sum(partial, q) / (float)h + eps);
   if (has_b) {
     for (long k = lid; k < nv; k += LOCAL_SIZE)
-      vstore8((vload8(k, xr) - mean) * inv * vload8(k, wr) + vload8(k, br), k, yr);
+      STORE8(DTYPE, (LOAD8(DTYPE, k, xr) - mean) * inv * LOAD8(DTYPE, k, wr) + LOAD8(DTYPE, k, br),
+             k, yr);
     for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE)
-      yr[k] = (xr[k] - mean) * inv * wr[k] + br[k];
+      STORE(DTYPE, (LOAD(DTYPE, k, xr) - mean) * inv * LOAD(DTYPE, k, wr) + LOAD(DTYPE, k, br), k,
+            yr);
   } else {
     for (long k = lid; k < nv; k += LOCAL_SIZE)
-      vstore8((vload8(k, xr) - mean) * inv * vload8(k, wr), k, yr);
-    for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE) yr[k] = (xr[k] - mean) * inv * wr[k];
+      STORE8(DTYPE, (LOAD8(DTYPE, k, xr) - mean) * inv * LOAD8(DTYPE, k, wr), k, yr);
+    for (long k = 8 * nv + lid; k < h; k += LOCAL_SIZE)
+      STORE(DTYPE, (LOAD(DTYPE, k, xr) - mean) * inv * LOAD(DTYPE, k, wr), k, yr);
   }
 }

@@ -1,7 +1,10 @@
-// Paged decode attention, f32: q[B,Hq,D], k/v cache [num_blocks, block_size,
-// Hkv, D], block_table[B, max_blocks] i32, context_lens[B] i32, optional
-// alibi slopes[Hq] -> o[B,Hq,D]. The query sits at position L-1 and attends
-// keys [0, L) (the last `window` of them when window > 0); L = 0 gives zeros.
+// Paged decode attention: q[B,Hq,D], k/v cache [num_blocks, block_size, Hkv,
+// D], block_table[B, max_blocks] i32, context_lens[B] i32, optional alibi
+// slopes[Hq] f32 -> o[B,Hq,D]. q and o have dtype Q_DTYPE, the caches
+// CACHE_DTYPE (each f32, f16 or bf16, independently); scores, softmax and
+// accumulators are f32, o is rounded once. The query sits at position L-1
+// and attends keys [0, L) (the last `window` of them when window > 0); L = 0
+// gives zeros.
 //
 // One work-group of LOCAL_SIZE work-items per (sequence, kv head g, chunk of
 // GH query heads of g's group). Work-item w takes keys lo + w, lo + w +
@@ -9,39 +12,30 @@
 // D) and scores and accumulates it for all GH heads, each with its own online
 // softmax (m, l, acc) in private memory. The work-items' partial results are
 // then merged head by head through local memory.
-// HEAD_D (the head dim) and GH are build options; rows are padded to DV
-// float4s.
+// HEAD_D (the head dim), GH and the dtypes are build options; rows are
+// padded to DV float4s.
 // Indices the host does not check stay safe here: a context length outside
 // [0, max_blocks * block_size] gives zeros, a block id outside
 // [0, num_blocks) drops that key.
+#include "common/kernels/dtype.cl"
+
 #define DV ((HEAD_D + 3) / 4)
-
-inline float4 load_row(__global const float* r) {
-  float4 x;
-  x.s0 = r[0];
-  x.s1 = r[1];
-  x.s2 = r[2];
-  x.s3 = r[3];
-  return x;
-}
-
-inline float4 load_tail(__global const float* r, int e) {
-  float4 x;
-  x.s0 = 4 * e < HEAD_D ? r[0] : 0.f;
-  x.s1 = 4 * e + 1 < HEAD_D ? r[1] : 0.f;
-  x.s2 = 4 * e + 2 < HEAD_D ? r[2] : 0.f;
-  x.s3 = 4 * e + 3 < HEAD_D ? r[3] : 0.f;
-  return x;
-}
-
 #define FULL_DV (HEAD_D / 4)
 
-__kernel void paged_decode_attention_f32(
-    __global const float* q, ulong q_off, __global const float* kc, ulong kc_off,
-    __global const float* vc, ulong vc_off, __global const int* table, ulong table_off,
-    __global const int* lens, ulong lens_off, __global const float* slopes, ulong slopes_off,
-    int has_alibi, __global float* o, ulong o_off, int hq, int hkv, int block_size,
-    int max_blocks, long num_blocks, float scale, int window, int nhc) {
+// Elements [4e, 4e + 4) of a row of dtype dt as a float4: LOAD4 for e <
+// FULL_DV, this for the last, partial one (zeros past HEAD_D).
+#define LOAD_TAIL(dt, e, row)                                        \
+  ((float4)(LOAD(dt, 4 * (e), row),                                  \
+            4 * (e) + 1 < HEAD_D ? LOAD(dt, 4 * (e) + 1, row) : 0.f, \
+            4 * (e) + 2 < HEAD_D ? LOAD(dt, 4 * (e) + 2, row) : 0.f, \
+            4 * (e) + 3 < HEAD_D ? LOAD(dt, 4 * (e) + 3, row) : 0.f))
+
+__kernel void paged_decode_attention(
+    __global const STORAGE(Q_DTYPE)* q, ulong q_off, __global const STORAGE(CACHE_DTYPE)* kc,
+    ulong kc_off, __global const STORAGE(CACHE_DTYPE)* vc, ulong vc_off, __global const int* table,
+    ulong table_off, __global const int* lens, ulong lens_off, __global const float* slopes,
+    ulong slopes_off, int has_alibi, __global STORAGE(Q_DTYPE)* o, ulong o_off, int hq, int hkv,
+    int block_size, int max_blocks, long num_blocks, float scale, int window, int nhc) {
   __local float4 part[LOCAL_SIZE * DV];
   __local float pm[LOCAL_SIZE];
   __local float pl[LOCAL_SIZE];
@@ -65,9 +59,9 @@ __kernel void paged_decode_attention_f32(
   float m[GH], l[GH], slope[GH];
   for (int r = 0; r < GH; ++r) {
     const int h = h0 + min(r, nh - 1);
-    __global const float* qr = q + q_off + (b * hq + h) * HEAD_D;
-    for (int e = 0; e < FULL_DV; ++e) qv[r][e] = load_row(qr + 4 * e) * scale;
-    for (int e = FULL_DV; e < DV; ++e) qv[r][e] = load_tail(qr + 4 * e, e) * scale;
+    __global const STORAGE(Q_DTYPE)* qr = q + q_off + (b * hq + h) * HEAD_D;
+    for (int e = 0; e < FULL_DV; ++e) qv[r][e] = LOAD4(Q_DTYPE, e, qr) * scale;
+    for (int e = FULL_DV; e < DV; ++e) qv[r][e] = LOAD_TAIL(Q_DTYPE, e, qr) * scale;
     for (int e = 0; e < DV; ++e) acc[r][e] = (float4)(0.f);
     m[r] = -INFINITY;
     l[r] = 0.f;
@@ -75,17 +69,17 @@ __kernel void paged_decode_attention_f32(
   }
 
   const long row_stride = (long)hkv * HEAD_D;
-  __global const float* kb = kc + kc_off + (long)g * HEAD_D;
-  __global const float* vb = vc + vc_off + (long)g * HEAD_D;
+  __global const STORAGE(CACHE_DTYPE)* kb = kc + kc_off + (long)g * HEAD_D;
+  __global const STORAGE(CACHE_DTYPE)* vb = vc + vc_off + (long)g * HEAD_D;
   for (long j = lo + lid; j <= hi; j += LOCAL_SIZE) {
     const long block = tb[j / block_size];
     if (block < 0 || block >= num_blocks) continue;  // dropped key
     const long row = block * block_size + j % block_size;
-    __global const float* kr = kb + row * row_stride;
-    __global const float* vr = vb + row * row_stride;
+    __global const STORAGE(CACHE_DTYPE)* kr = kb + row * row_stride;
+    __global const STORAGE(CACHE_DTYPE)* vr = vb + row * row_stride;
     float4 kv[DV];
-    for (int e = 0; e < FULL_DV; ++e) kv[e] = load_row(kr + 4 * e);
-    for (int e = FULL_DV; e < DV; ++e) kv[e] = load_tail(kr + 4 * e, e);
+    for (int e = 0; e < FULL_DV; ++e) kv[e] = LOAD4(CACHE_DTYPE, e, kr);
+    for (int e = FULL_DV; e < DV; ++e) kv[e] = LOAD_TAIL(CACHE_DTYPE, e, kr);
     float p[GH];
     for (int r = 0; r < GH; ++r) {
       float4 d4 = (float4)(0.f);
@@ -100,8 +94,8 @@ __kernel void paged_decode_attention_f32(
       p[r] = exp(s - m[r]);
       l[r] += p[r];
     }
-    for (int e = 0; e < FULL_DV; ++e) kv[e] = load_row(vr + 4 * e);
-    for (int e = FULL_DV; e < DV; ++e) kv[e] = load_tail(vr + 4 * e, e);
+    for (int e = 0; e < FULL_DV; ++e) kv[e] = LOAD4(CACHE_DTYPE, e, vr);
+    for (int e = FULL_DV; e < DV; ++e) kv[e] = LOAD_TAIL(CACHE_DTYPE, e, vr);
     for (int r = 0; r < GH; ++r)
       for (int e = 0; e < DV; ++e) acc[r][e] = fma((float4)(p[r]), kv[e], acc[r][e]);
   }
@@ -121,16 +115,16 @@ __kernel void paged_decode_attention_f32(
       for (int w = 0; w < LOCAL_SIZE; ++w)
         if (pl[w] > 0.f) den += pl[w] * exp(pm[w] - mx);
       const float inv = den > 0.f ? 1.f / den : 0.f;  // nothing attended: zeros
-      __global float* orow = o + o_off + (b * hq + h0 + r) * HEAD_D;
+      __global STORAGE(Q_DTYPE)* orow = o + o_off + (b * hq + h0 + r) * HEAD_D;
       for (int e = lid; e < DV; e += LOCAL_SIZE) {
         float4 y = (float4)(0.f);
         for (int w = 0; w < LOCAL_SIZE; ++w)
           if (pl[w] > 0.f) y = fma((float4)(exp(pm[w] - mx)), part[w * DV + e], y);
         y *= inv;
-        orow[4 * e] = y.s0;
-        if (4 * e + 1 < HEAD_D) orow[4 * e + 1] = y.s1;
-        if (4 * e + 2 < HEAD_D) orow[4 * e + 2] = y.s2;
-        if (4 * e + 3 < HEAD_D) orow[4 * e + 3] = y.s3;
+        STORE(Q_DTYPE, y.s0, 4 * e, orow);
+        if (4 * e + 1 < HEAD_D) STORE(Q_DTYPE, y.s1, 4 * e + 1, orow);
+        if (4 * e + 2 < HEAD_D) STORE(Q_DTYPE, y.s2, 4 * e + 2, orow);
+        if (4 * e + 3 < HEAD_D) STORE(Q_DTYPE, y.s3, 4 * e + 3, orow);
       }
     }
   }

@@ -1,5 +1,7 @@
-// Prefill attention over packed sequences, f32: q[T,Hq,D], k/v[T,Hkv,D],
-// cu_seqlens[B+1] i32, optional alibi slopes[Hq] -> o[T,Hq,D].
+// Prefill attention over packed sequences: q[T,Hq,D], k/v[T,Hkv,D],
+// cu_seqlens[B+1] i32, optional alibi slopes[Hq] f32 -> o[T,Hq,D]. q, k, v, o
+// share one dtype DTYPE (f32, f16 or bf16); scores, softmax and accumulators
+// are f32, o is rounded once.
 //
 // One work-group of LOCAL_SIZE work-items per (block of QPB consecutive
 // tokens, kv head g, chunk of GH query heads of g's group); work-item r owns
@@ -14,6 +16,7 @@
 // never loaded.
 // HEAD_D (the head dim) is a build option; rows are padded to DV float4s.
 #define DV ((HEAD_D + 3) / 4)
+#include "common/kernels/dtype.cl"
 
 // Global index of the first key sequence-local token t attends, and of the
 // last; binary search for t's sequence (the largest b < batch, cu[b] <= t).
@@ -32,13 +35,14 @@ inline void key_range(__global const int* cu, int batch, long t, int causal, int
   *khi = hi;
 }
 
-__kernel void prefill_attention_f32(__global const float* q, ulong q_off, __global const float* k,
-                                    ulong k_off, __global const float* v, ulong v_off,
-                                    __global const int* cu, ulong cu_off,
-                                    __global const float* slopes, ulong slopes_off, int has_alibi,
-                                    __global float* o, ulong o_off, long tokens, int batch, int hq,
-                                    int hkv, float scale, int causal, int window,
-                                    int gh, int nhc, int qpb) {
+__kernel void prefill_attention(__global const STORAGE(DTYPE)* q, ulong q_off,
+                                __global const STORAGE(DTYPE)* k, ulong k_off,
+                                __global const STORAGE(DTYPE)* v, ulong v_off,
+                                __global const int* cu, ulong cu_off,
+                                __global const float* slopes, ulong slopes_off, int has_alibi,
+                                __global STORAGE(DTYPE)* o, ulong o_off, long tokens, int batch,
+                                int hq, int hkv, float scale, int causal, int window, int gh,
+                                int nhc, int qpb) {
   __local float4 ks[TILE * DV];
   __local float4 vs[TILE * DV];
   const int lid = get_local_id(0);
@@ -71,20 +75,20 @@ __kernel void prefill_attention_f32(__global const float* q, ulong q_off, __glob
   if (live) {
     key_range(cu, batch, t, causal, window, &klo, &khi);
     slope = has_alibi ? slopes[slopes_off + h] : 0.f;
-    __global const float* qr = q + q_off + (t * hq + h) * HEAD_D;
+    __global const STORAGE(DTYPE)* qr = q + q_off + (t * hq + h) * HEAD_D;
     for (int e = 0; e < DV; ++e) {
       float4 x;
-      x.s0 = qr[4 * e];
-      x.s1 = 4 * e + 1 < HEAD_D ? qr[4 * e + 1] : 0.f;
-      x.s2 = 4 * e + 2 < HEAD_D ? qr[4 * e + 2] : 0.f;
-      x.s3 = 4 * e + 3 < HEAD_D ? qr[4 * e + 3] : 0.f;
+      x.s0 = LOAD(DTYPE, 4 * e, qr);
+      x.s1 = 4 * e + 1 < HEAD_D ? LOAD(DTYPE, 4 * e + 1, qr) : 0.f;
+      x.s2 = 4 * e + 2 < HEAD_D ? LOAD(DTYPE, 4 * e + 2, qr) : 0.f;
+      x.s3 = 4 * e + 3 < HEAD_D ? LOAD(DTYPE, 4 * e + 3, qr) : 0.f;
       qv[e] = x * scale;
     }
   }
 
   const long kv_stride = (long)hkv * HEAD_D;
-  __global const float* kb = k + k_off + (long)g * HEAD_D;
-  __global const float* vb = v + v_off + (long)g * HEAD_D;
+  __global const STORAGE(DTYPE)* kb = k + k_off + (long)g * HEAD_D;
+  __global const STORAGE(DTYPE)* vb = v + v_off + (long)g * HEAD_D;
   __local float* ksf = (__local float*)ks;
   __local float* vsf = (__local float*)vs;
   for (long base = span_lo; base <= span_hi; base += TILE) {
@@ -93,8 +97,8 @@ __kernel void prefill_attention_f32(__global const float* q, ulong q_off, __glob
     for (int x = lid; x < n * DV * 4; x += LOCAL_SIZE) {
       const int c = x / (DV * 4), e = x % (DV * 4);
       const long off = (base + c) * kv_stride + e;
-      ksf[x] = e < HEAD_D ? kb[off] : 0.f;
-      vsf[x] = e < HEAD_D ? vb[off] : 0.f;
+      ksf[x] = e < HEAD_D ? LOAD(DTYPE, off, kb) : 0.f;
+      vsf[x] = e < HEAD_D ? LOAD(DTYPE, off, vb) : 0.f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     const int c0 = (int)max(0L, klo - base), c1 = (int)min((long)n - 1, khi - base);
@@ -122,14 +126,14 @@ __kernel void prefill_attention_f32(__global const float* q, ulong q_off, __glob
     }
   }
   if (live) {
-    __global float* orow = o + o_off + (t * hq + h) * HEAD_D;
+    __global STORAGE(DTYPE)* orow = o + o_off + (t * hq + h) * HEAD_D;
     const float inv = l > 0.f ? 1.f / l : 0.f;  // no key attended: zeros
     for (int e = 0; e < DV; ++e) {
       const float4 y = acc[e] * inv;
-      orow[4 * e] = y.s0;
-      if (4 * e + 1 < HEAD_D) orow[4 * e + 1] = y.s1;
-      if (4 * e + 2 < HEAD_D) orow[4 * e + 2] = y.s2;
-      if (4 * e + 3 < HEAD_D) orow[4 * e + 3] = y.s3;
+      STORE(DTYPE, y.s0, 4 * e, orow);
+      if (4 * e + 1 < HEAD_D) STORE(DTYPE, y.s1, 4 * e + 1, orow);
+      if (4 * e + 2 < HEAD_D) STORE(DTYPE, y.s2, 4 * e + 2, orow);
+      if (4 * e + 3 < HEAD_D) STORE(DTYPE, y.s3, 4 * e + 3, orow);
     }
   }
 }

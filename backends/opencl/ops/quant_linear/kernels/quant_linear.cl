@@ -1,6 +1,8 @@
-// y[t, n] = act(alpha * sum_k x[t, k] * deq(w)[n, k] + bias[n]), f32
-// activations, w [N, K] block-quantized (q8_0, q4_0, q4_1, q4_k, q6_k) and
-// dequantized here exactly as include/rma/block_decode.h does.
+// y[t, n] = act(alpha * sum_k x[t, k] * deq(w)[n, k] + bias[n]), w [N, K]
+// block-quantized (q8_0, q4_0, q4_1, q4_k, q5_k, q6_k) or f16 / bf16, and
+// dequantized here exactly as include/rma/block_decode.h does. x, bias and y
+// share the float dtype XT (a build option: f32, f16 or bf16, see
+// common/kernels/dtype.cl); the arithmetic is f32 and y is rounded once.
 //
 // One work-group per (output row n, tile of TOKENS tokens), LANES x TOKENS
 // work-items. Per step the group decodes CHUNK = LANES * TOKENS consecutive
@@ -11,6 +13,7 @@
 // The block decoders come from common/kernels/block_decode.cl.
 #pragma OPENCL FP_CONTRACT OFF
 #include "common/kernels/block_decode.cl"
+#include "common/kernels/dtype.cl"
 #define CHUNK (LANES * TOKENS)
 
 float activate(float v, int act, float p) {
@@ -30,10 +33,10 @@ float activate(float v, int act, float p) {
 }
 
 __kernel __attribute__((reqd_work_group_size(LANES, TOKENS, 1)))
-void quant_linear_f32(__global const float* x, ulong x_off, __global const uchar* w,
-                      ulong w_off, ulong row_bytes, int fmt, __global const float* bias,
-                      ulong b_off, int has_bias, __global float* y, ulong y_off, long T,
-                      long N, long K, float alpha, int act, float act_param) {
+void quant_linear_tiled(__global const STORAGE(XT)* x, ulong x_off, __global const uchar* w,
+                        ulong w_off, ulong row_bytes, int fmt, __global const STORAGE(XT)* bias,
+                        ulong b_off, int has_bias, __global STORAGE(XT)* y, ulong y_off, long T,
+                        long N, long K, float alpha, int act, float act_param) {
   __local float wdec[CHUNK];
   __local float part[TOKENS][LANES + 1];
   const int lane = get_local_id(0), tt = get_local_id(1);
@@ -41,7 +44,7 @@ void quant_linear_f32(__global const float* x, ulong x_off, __global const uchar
   const long t = get_group_id(1) * TOKENS + tt;
   const int li = tt * LANES + lane;  // this item's slot in the chunk
   __global const uchar* wrow = w + w_off + n * row_bytes;
-  __global const float* xrow = x + x_off + (t < T ? t : 0) * K;
+  const ulong xrow = x_off + (t < T ? t : 0) * K;  // element index of x[t, 0]
   float acc = 0.f;
   for (long k0 = 0; k0 < K; k0 += CHUNK) {
     const long kd = k0 + li;
@@ -49,7 +52,7 @@ void quant_linear_f32(__global const float* x, ulong x_off, __global const uchar
     barrier(CLK_LOCAL_MEM_FENCE);
     if (t < T) {
       const int kend = (int)min((long)CHUNK, K - k0);
-      for (int kk = lane; kk < kend; kk += LANES) acc += xrow[k0 + kk] * wdec[kk];
+      for (int kk = lane; kk < kend; kk += LANES) acc += LOAD(XT, xrow + k0 + kk, x) * wdec[kk];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
@@ -59,8 +62,8 @@ void quant_linear_f32(__global const float* x, ulong x_off, __global const uchar
     float s = 0.f;
     for (int i = 0; i < LANES; ++i) s += part[tt][i];
     float v = alpha * s;
-    if (has_bias) v += bias[b_off + n];
-    y[y_off + t * N + n] = activate(v, act, act_param);
+    if (has_bias) v += LOAD(XT, b_off + n, bias);
+    STORE(XT, activate(v, act, act_param), y_off + t * N + n, y);
   }
 }
 
@@ -69,10 +72,26 @@ void quant_linear_f32(__global const float* x, ulong x_off, __global const uchar
 // n, DEC_WG items per group. The item walks its row 32 weights at a time,
 // decodes them once into private memory with the same arithmetic as decode()
 // above (so the same values, bit for bit), and dots them with every one of
-// the T activation rows (read from global memory: small and cached).
+// the T activation rows (read from global memory: small and cached). f16 /
+// bf16 rows may end in a partial chunk, read element by element.
 
-// Weights c * 32 .. c * 32 + 31 of a quantized row into out[32].
+// Weights c * 32 .. c * 32 + 31 of a row into out[32].
 void decode32(__global const uchar* row, int fmt, long c, float* out) {
+  if (fmt == FMT_F16) {
+    __global const half* h = (__global const half*)row + c * 32;
+    for (int i = 0; i < 8; ++i) vstore4(vload_half4(i, h), i, out);
+    return;
+  }
+  if (fmt == FMT_BF16) {
+    __global const ushort* h = (__global const ushort*)row + c * 32;
+    for (int i = 0; i < 4; ++i) vstore8(as_float8(convert_uint8(vload8(i, h)) << 16), i, out);
+    return;
+  }
+  if (fmt == FMT_F32) {
+    __global const float* f = (__global const float*)row + c * 32;
+    for (int i = 0; i < 32; ++i) out[i] = f[i];
+    return;
+  }
   if (fmt == FMT_Q8_0) {
     __global const uchar* b = row + c * 34;
     const float d = f16_at(b);
@@ -105,13 +124,7 @@ void decode32(__global const uchar* row, int fmt, long c, float* out) {
     __global const uchar* s = b + 4;
     const int sub = (int)(c % 8), k = sub / 2, upper = sub & 1;
     int sc, mn;
-    if (sub < 4) {
-      sc = s[sub] & 63;
-      mn = s[sub + 4] & 63;
-    } else {
-      sc = (s[sub + 4] & 0x0F) | ((s[sub - 4] >> 6) << 4);
-      mn = (s[sub + 4] >> 4) | ((s[sub] >> 6) << 4);
-    }
+    k4_scale_min(sub, s, &sc, &mn);
     const float d = f16_at(b), dmin = f16_at(b + 2);
     const float d0 = d * (float)sc, m0 = dmin * (float)mn;
     __global const uchar* qs = b + 16 + 32 * k;
@@ -119,6 +132,23 @@ void decode32(__global const uchar* row, int fmt, long c, float* out) {
       const uchar q = qs[i];
       const int nib = upper ? (q >> 4) : (q & 0x0F);
       const float dq = d0 * (float)nib;
+      out[i] = dq - m0;
+    }
+    return;
+  }
+  if (fmt == FMT_Q5_K) {
+    __global const uchar* b = row + (c / 8) * 176;
+    const int sub = (int)(c % 8), k = sub / 2, upper = sub & 1;
+    int sc, mn;
+    k4_scale_min(sub, b + 4, &sc, &mn);
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const float d0 = d * (float)sc, m0 = dmin * (float)mn;
+    __global const uchar* qs = b + 48 + 32 * k;
+    __global const uchar* qh = b + 16;
+    for (int i = 0; i < 32; ++i) {
+      const uchar q = qs[i];
+      const int v = (upper ? (q >> 4) : (q & 0x0F)) | (((qh[i] >> sub) & 1) << 4);
+      const float dq = d0 * (float)v;
       out[i] = dq - m0;
     }
     return;
@@ -141,32 +171,34 @@ void decode32(__global const uchar* row, int fmt, long c, float* out) {
 }
 
 __kernel __attribute__((reqd_work_group_size(DEC_WG, 1, 1)))
-void quant_linear_decode_f32(__global const float* x, ulong x_off, __global const uchar* w,
-                             ulong w_off, ulong row_bytes, int fmt,
-                             __global const float* bias, ulong b_off, int has_bias,
-                             __global float* y, ulong y_off, long T, long N, long K,
-                             float alpha, int act, float act_param) {
+void quant_linear_decode(__global const STORAGE(XT)* x, ulong x_off, __global const uchar* w,
+                         ulong w_off, ulong row_bytes, int fmt,
+                         __global const STORAGE(XT)* bias, ulong b_off, int has_bias,
+                         __global STORAGE(XT)* y, ulong y_off, long T, long N, long K,
+                         float alpha, int act, float act_param) {
   const long n = get_global_id(0);
   if (n >= N) return;
   __global const uchar* wrow = w + w_off + n * row_bytes;
-  __global const float* xb = x + x_off;
   float acc[DEC_TMAX];
   for (int t = 0; t < DEC_TMAX; ++t) acc[t] = 0.f;
   float wv[32];
   const long nc = K / 32;
   for (long c = 0; c < nc; ++c) {
     decode32(wrow, fmt, c, wv);
-    __global const float* xc = xb + c * 32;
     for (int t = 0; t < (int)T; ++t) {
-      __global const float* xr = xc + t * K;
+      const ulong xr = x_off + t * K + c * 32;
       float s = acc[t];
-      for (int i = 0; i < 32; ++i) s += xr[i] * wv[i];
+      for (int i = 0; i < 32; ++i) s += LOAD(XT, xr + i, x) * wv[i];
       acc[t] = s;
     }
   }
+  for (long k = nc * 32; k < K; ++k) {
+    const float wk = decode(wrow, fmt, k);
+    for (int t = 0; t < (int)T; ++t) acc[t] += LOAD(XT, x_off + t * K + k, x) * wk;
+  }
   for (int t = 0; t < (int)T; ++t) {
     float v = alpha * acc[t];
-    if (has_bias) v += bias[b_off + n];
-    y[y_off + t * N + n] = activate(v, act, act_param);
+    if (has_bias) v += LOAD(XT, b_off + n, bias);
+    STORE(XT, activate(v, act, act_param), y_off + t * N + n, y);
   }
 }

@@ -1,7 +1,9 @@
 // sample: one work-group of WG work-items per row b (docs/ops.md "sample",
 // mirroring src/ops/reference/op_sample.cpp operation for operation).
-// vals/idx are a global scratch of P entries per row: the row's logits (NaN
-// as -inf, repetition penalty applied) and their token ids.
+// logits have dtype DTYPE (f32, f16 or bf16), widened to f32 exactly as the
+// reference reads them. vals/idx are a global scratch of P entries per row:
+// the row's logits (NaN as -inf, repetition penalty applied) and their token
+// ids.
 //  - greedy (temperature <= 0): a local-memory argmax reduction, the lowest
 //    index winning ties;
 //  - otherwise (needs cl_khr_fp64, HAS_FP64): l /= temperature, a bitonic
@@ -15,6 +17,7 @@
 #ifdef HAS_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
+#include "common/kernels/dtype.cl"
 
 // (va, ia) ranks before (vc, ic): larger logit first, lower id on ties.
 bool before(float va, int ia, float vc, int ic) { return va > vc || (va == vc && ia < ic); }
@@ -35,22 +38,22 @@ bool kept_by_min_p(float prob, float p0, float min_p, long n) {
 #endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void sample_f32(__global const float* logits, ulong l_off, long V, __global const int* prev,
-                ulong p_off, long L, float temperature, float penalty, __global float* vals,
-                __global int* idx, long P, __global int* ids, ulong ids_off) {
+void sample(__global const STORAGE(DTYPE)* logits, ulong l_off, long V, __global const int* prev,
+            ulong p_off, long L, float temperature, float penalty, __global float* vals,
+            __global int* idx, long P, __global int* ids, ulong ids_off) {
   __local float best_v[WG];
   __local int best_i[WG];
   const long b = get_group_id(0);
   const int lid = get_local_id(0);
   __global float* lv = vals + b * P;
   __global int* li = idx + b * P;
-  __global const float* src = logits + l_off + b * V;
+  __global const STORAGE(DTYPE)* src = logits + l_off + b * V;
 
   // 0. copy, NaN ranking below every logit.
   for (long i = lid; i < P; i += WG) {
     float v = -INFINITY;
     if (i < V) {
-      v = src[i];
+      v = LOAD(DTYPE, i, src);
       if (isnan(v)) v = -INFINITY;
     }
     lv[i] = v;
@@ -129,7 +132,7 @@ void sample_f32(__global const float* logits, ulong l_off, long V, __global cons
 
 #ifdef HAS_FP64
 // Steps 4-7 for row b, one work-item per row, over the row's sorted scratch
-// (a kernel of its own: run after sample_f32 on the same queue).
+// (a kernel of its own: run after sample on the same queue).
 __kernel void sample_pick_f64(long V, float temperature, int top_k, float top_p, float min_p,
                               ulong seed, __global float* vals, __global const int* idx, long P,
                               long B, __global int* ids, ulong ids_off) {

@@ -1,0 +1,126 @@
+#include "bench/llm_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/machine.h"
+#include "rma/config.h"
+#include "rma/llm/engine.h"
+
+namespace rma::bench {
+namespace {
+
+// Peak resident set of this process (VmHWM), bytes.
+uint64_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// (max - min) / median: how far apart the repeats were.
+double spread(const std::vector<double>& v) {
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  const double m = median(v);
+  return m > 0 ? (*hi - *lo) / m : 0;
+}
+
+// Bytes of weights one decoded token reads: every matrix once, the head
+// once, one embedding row (negligible, left out).
+uint64_t weight_bytes_per_token(const llm::ModelFile& file, const llm::ModelConfig& cfg) {
+  uint64_t total = 0;
+  for (const llm::TensorInfo& t : file.tensors())
+    if (t.name != "token_embd.weight" || cfg.tie_embeddings) total += t.nbytes;
+  return total;
+}
+
+}  // namespace
+
+int run_llm_bench(const LlmBenchOptions& o) {
+  if (o.threads > 0) setenv("RM_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
+  const int threads = o.threads > 0 ? o.threads : available_cores();
+
+  llm::EngineOptions eo;
+  eo.device = o.device;
+  eo.max_batch = 1;
+  eo.max_context = o.pp + o.tg + 8;
+  auto engine = llm::Engine::load(o.model, eo);
+  const llm::ModelConfig& cfg = engine->config();
+  const std::string label =
+      o.label.empty() ? std::filesystem::path(engine->model_file().path()).filename().string()
+                      : o.label;
+
+  // Random prompt tokens (as llama-bench does), the same every run.
+  std::vector<int32_t> prompt(static_cast<size_t>(o.pp));
+  uint64_t s = 0x2545F4914F6CDD1Dull;
+  for (int32_t& t : prompt) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    t = static_cast<int32_t>(s % static_cast<uint64_t>(cfg.vocab));
+  }
+
+  std::vector<double> pp_rate, tg_rate;
+  for (int r = 0; r < o.repeat + 1; ++r) {  // the first run warms caches, not counted
+    llm::GenerationRequest req;
+    req.prompt = prompt;
+    req.max_tokens = o.tg;
+    req.ignore_eos = true;
+    llm::GenerationStats st;
+    engine->generate({req}, {}, &st);
+    if (r == 0) continue;
+    pp_rate.push_back(st.prompt_tokens / st.prefill_seconds);
+    // The first generated token comes out of the prefill pass.
+    tg_rate.push_back(std::max<int64_t>(st.generated_tokens - 1, 1) / st.decode_seconds);
+  }
+
+  const uint64_t rss = peak_rss_bytes();  // before the bandwidth probe's buffer
+  const uint64_t wbytes = weight_bytes_per_token(engine->model_file(), cfg);
+  const double bw = measure_read_bandwidth(threads, 1ull << 30);  // 1e9 B/s
+  const double tg = median(tg_rate), pp = median(pp_rate);
+  const double roofline = bw * 1e9 / static_cast<double>(wbytes);  // tok/s if purely bandwidth-bound
+  const std::string machine = machine_description(threads);
+  const std::string commit = source_commit();
+
+  std::printf("model %s on %s, %d threads: pp%d %.1f tok/s (spread %.0f%%), tg%d %.1f tok/s "
+              "(spread %.0f%%); %.1f MB weights/token, DRAM %.1f GB/s, decode at %.0f%% of the "
+              "roofline (%.1f tok/s); peak RSS %.1f MiB\n",
+              label.c_str(), engine->device().name().c_str(), threads, o.pp, pp,
+              100 * spread(pp_rate), o.tg, tg, 100 * spread(tg_rate), wbytes / 1e6, bw,
+              100 * tg / roofline, roofline, rss / 1048576.0);
+
+  if (!o.json_path.empty()) {
+    std::ofstream out(o.json_path, std::ios::app);
+    auto emit = [&](const std::string& kase, const std::string& metric, double value,
+                    nlohmann::json extra) {
+      nlohmann::json j{{"bench", "llm"}, {"case", label + " " + kase + " t" + std::to_string(threads)},
+                       {"metric", metric}, {"value", value}, {"machine", machine},
+                       {"commit", commit}, {"device", engine->device().name()}};
+      j.update(extra);
+      out << j.dump() << "\n";
+    };
+    emit("pp" + std::to_string(o.pp), "tok_per_s", pp, {{"spread", spread(pp_rate)}});
+    emit("tg" + std::to_string(o.tg), "tok_per_s", tg,
+         {{"spread", spread(tg_rate)}, {"roofline_tok_per_s", roofline},
+          {"roofline_fraction", tg / roofline}, {"weight_bytes_per_token", wbytes},
+          {"dram_gb_per_s", bw}});
+    emit("peak_rss", "bytes", static_cast<double>(rss), nlohmann::json::object());
+  }
+  return 0;
+}
+
+}  // namespace rma::bench

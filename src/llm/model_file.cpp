@@ -1,0 +1,522 @@
+// ModelFile: opening (GGUF file or Hugging Face folder), metadata getters,
+// tensor lookup, and the architecture's hyper-parameters (config()), which
+// both formats share because the HF reader writes GGUF-style metadata keys.
+#include "rma/llm/model_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "model_file_internal.h"
+#include "rma/error.h"
+
+namespace rma::llm {
+
+// ------------------------------------------------------------ files
+
+MappedFile map_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    throw Error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument,
+                path + ": cannot open: " + std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw Error(ErrorCode::kInvalidArgument, path + ": cannot stat: " + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorCode::kInvalidArgument, path + ": not a regular file");
+  }
+  MappedFile mapped;
+  mapped.path = path;
+  mapped.size = static_cast<uint64_t>(st.st_size);
+  if (mapped.size == 0) {  // mmap refuses length 0; an empty file has no bytes to point at
+    ::close(fd);
+    return mapped;
+  }
+  void* addr = ::mmap(nullptr, mapped.size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int err = errno;
+  ::close(fd);  // the mapping keeps its own reference to the file
+  if (addr == MAP_FAILED)
+    throw Error(ErrorCode::kInvalidArgument, path + ": cannot memory-map " +
+                                                 std::to_string(mapped.size) +
+                                                 " bytes: " + std::strerror(err));
+  const uint64_t size = mapped.size;
+  mapped.data = static_cast<const uint8_t*>(addr);
+  mapped.keep_alive = std::shared_ptr<void>(addr, [size](void* p) { ::munmap(p, size); });
+  return mapped;
+}
+
+namespace {
+
+// ModelFile's constructor is protected: readers hand their parts to this.
+class AssembledModelFile : public ModelFile {
+ public:
+  explicit AssembledModelFile(ModelFileParts parts) {
+    path_ = std::move(parts.path);
+    format_ = std::move(parts.format);
+    metadata_ = std::move(parts.metadata);
+    tensors_ = std::move(parts.tensors);
+    mappings_ = std::move(parts.mappings);
+    tokenizer_ = std::move(parts.tokenizer);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<ModelFile> assemble(ModelFileParts parts) {
+  return std::make_shared<AssembledModelFile>(std::move(parts));
+}
+
+uint64_t tensor_bytes(DType dtype, const Shape& shape, const std::string& what) {
+  if (shape.empty())
+    throw Error(ErrorCode::kInvalidArgument, what + ": a tensor needs at least one dimension");
+  uint64_t elems = 1;
+  for (int64_t d : shape) {
+    if (d <= 0)
+      throw Error(ErrorCode::kInvalidArgument,
+                  what + ": dimensions must be positive, got " + to_string(shape));
+    if (__builtin_mul_overflow(elems, static_cast<uint64_t>(d), &elems))
+      throw Error(ErrorCode::kInvalidArgument,
+                  what + ": element count of " + to_string(shape) + " overflows");
+  }
+  const auto block = static_cast<uint64_t>(block_elems(dtype));
+  if (static_cast<uint64_t>(shape.back()) % block != 0)
+    throw Error(ErrorCode::kInvalidArgument,
+                what + ": " + std::string(name(dtype)) + " rows must be a multiple of " +
+                    std::to_string(block) + " elements, got a row length of " +
+                    std::to_string(shape.back()));
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(elems / block, static_cast<uint64_t>(block_bytes(dtype)), &bytes))
+    throw Error(ErrorCode::kInvalidArgument,
+                what + ": byte size of " + to_string(shape) + " overflows");
+  return bytes;
+}
+
+// ------------------------------------------------------------ metadata values
+
+std::string gguf_value_type_name(int32_t type) {
+  static const char* const kNames[kGgufValueTypeCount] = {"u8",  "i8",  "u16",  "i16",    "u32",
+                                                          "i32", "f32", "bool", "string", "array",
+                                                          "u64", "i64", "f64"};
+  if (type < 0 || type >= kGgufValueTypeCount) return "type " + std::to_string(type);
+  return kNames[type];
+}
+
+MetaValue meta_u32(uint32_t v) { return {kGgufU32, -1, uint64_t{v}}; }
+MetaValue meta_i32(int32_t v) { return {kGgufI32, -1, int64_t{v}}; }
+MetaValue meta_f32(float v) { return {kGgufF32, -1, double{v}}; }
+MetaValue meta_bool(bool v) { return {kGgufBool, -1, v}; }
+MetaValue meta_string(std::string v) { return {kGgufString, -1, std::move(v)}; }
+
+MetaValue meta_string_array(const std::vector<std::string>& v) {
+  std::vector<MetaValue> items;
+  items.reserve(v.size());
+  for (const std::string& s : v) items.push_back(meta_string(s));
+  return {kGgufArray, kGgufString, std::move(items)};
+}
+
+MetaValue meta_i32_array(const std::vector<int32_t>& v) {
+  std::vector<MetaValue> items;
+  items.reserve(v.size());
+  for (int32_t x : v) items.push_back(meta_i32(x));
+  return {kGgufArray, kGgufI32, std::move(items)};
+}
+
+MetaValue meta_f32_array(const std::vector<float>& v) {
+  std::vector<MetaValue> items;
+  items.reserve(v.size());
+  for (float x : v) items.push_back(meta_f32(x));
+  return {kGgufArray, kGgufF32, std::move(items)};
+}
+
+namespace {
+
+std::string describe(const MetaValue& v) {
+  if (v.type == kGgufArray) return "an array of " + gguf_value_type_name(v.elem_type);
+  return "a " + gguf_value_type_name(v.type);
+}
+
+[[noreturn]] void wrong_kind(const std::string& key, const std::string& expected,
+                             const MetaValue& v) {
+  throw Error(ErrorCode::kInvalidArgument,
+              "metadata key '" + key + "': expected " + expected + ", found " + describe(v));
+}
+
+int64_t as_int(const std::string& key, const MetaValue& v) {
+  if (const auto* u = std::get_if<uint64_t>(&v.value)) {
+    if (*u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "metadata key '" + key + "': value " + std::to_string(*u) + " is out of range");
+    return static_cast<int64_t>(*u);
+  }
+  if (const auto* i = std::get_if<int64_t>(&v.value)) return *i;
+  wrong_kind(key, "an integer", v);
+}
+
+double as_float(const std::string& key, const MetaValue& v) {
+  if (const auto* d = std::get_if<double>(&v.value)) return *d;
+  if (std::holds_alternative<uint64_t>(v.value) || std::holds_alternative<int64_t>(v.value))
+    return static_cast<double>(as_int(key, v));
+  wrong_kind(key, "a number", v);
+}
+
+const std::vector<MetaValue>& as_array(const std::string& key, const MetaValue& v,
+                                       const std::string& expected) {
+  if (const auto* items = std::get_if<std::vector<MetaValue>>(&v.value)) return *items;
+  wrong_kind(key, expected, v);
+}
+
+}  // namespace
+
+const MetaValue* Metadata::find(const std::string& key) const {
+  const auto it = values_.find(key);
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+static const MetaValue& require_key(const Metadata& md, const std::string& key) {
+  const MetaValue* v = md.find(key);
+  if (!v) throw Error(ErrorCode::kNotFound, "metadata key '" + key + "' is missing");
+  return *v;
+}
+
+int64_t Metadata::get_int(const std::string& key) const {
+  return as_int(key, require_key(*this, key));
+}
+
+int64_t Metadata::get_int_or(const std::string& key, int64_t fallback) const {
+  const MetaValue* v = find(key);
+  return v ? as_int(key, *v) : fallback;
+}
+
+double Metadata::get_float(const std::string& key) const {
+  return as_float(key, require_key(*this, key));
+}
+
+double Metadata::get_float_or(const std::string& key, double fallback) const {
+  const MetaValue* v = find(key);
+  return v ? as_float(key, *v) : fallback;
+}
+
+bool Metadata::get_bool_or(const std::string& key, bool fallback) const {
+  const MetaValue* v = find(key);
+  if (!v) return fallback;
+  if (const auto* b = std::get_if<bool>(&v->value)) return *b;
+  wrong_kind(key, "a bool", *v);
+}
+
+std::string Metadata::get_string(const std::string& key) const {
+  const MetaValue& v = require_key(*this, key);
+  if (const auto* s = std::get_if<std::string>(&v.value)) return *s;
+  wrong_kind(key, "a string", v);
+}
+
+std::string Metadata::get_string_or(const std::string& key, const std::string& fallback) const {
+  return has(key) ? get_string(key) : fallback;
+}
+
+std::vector<std::string> Metadata::get_string_array(const std::string& key) const {
+  const MetaValue& v = require_key(*this, key);
+  const auto& items = as_array(key, v, "an array of strings");
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (const MetaValue& item : items) {
+    const auto* s = std::get_if<std::string>(&item.value);
+    if (!s) wrong_kind(key, "an array of strings", v);
+    out.push_back(*s);
+  }
+  return out;
+}
+
+std::vector<int64_t> Metadata::get_int_array(const std::string& key) const {
+  const MetaValue& v = require_key(*this, key);
+  const auto& items = as_array(key, v, "an array of integers");
+  std::vector<int64_t> out;
+  out.reserve(items.size());
+  for (const MetaValue& item : items) {
+    if (!std::holds_alternative<uint64_t>(item.value) &&
+        !std::holds_alternative<int64_t>(item.value))
+      wrong_kind(key, "an array of integers", v);
+    out.push_back(as_int(key, item));
+  }
+  return out;
+}
+
+std::vector<double> Metadata::get_float_array(const std::string& key) const {
+  const MetaValue& v = require_key(*this, key);
+  const auto& items = as_array(key, v, "an array of numbers");
+  std::vector<double> out;
+  out.reserve(items.size());
+  for (const MetaValue& item : items) {
+    if (std::holds_alternative<bool>(item.value) ||
+        std::holds_alternative<std::string>(item.value) ||
+        std::holds_alternative<std::vector<MetaValue>>(item.value))
+      wrong_kind(key, "an array of numbers", v);
+    out.push_back(as_float(key, item));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ ModelFile
+
+const std::vector<std::string>& supported_architectures() {
+  static const std::vector<std::string> archs = {"llama", "qwen2", "mistral"};
+  return archs;
+}
+
+std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) throw Error(ErrorCode::kNotFound, path + ": no such file or folder");
+  if (fs::is_directory(st)) return open_hf_folder(path);
+
+  char magic[4] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(magic, sizeof(magic));
+  const auto got = static_cast<size_t>(in.gcount());
+  if (got == 4 && std::memcmp(magic, "GGUF", 4) == 0) return open_gguf(path);
+  if (fs::path(path).extension() == ".safetensors")
+    throw Error(ErrorCode::kInvalidArgument,
+                path +
+                    ": a lone safetensors file; pass the folder that holds it with "
+                    "config.json (and tokenizer.json)");
+  std::string found;
+  for (size_t i = 0; i < got; ++i) {
+    const auto c = static_cast<unsigned char>(magic[i]);
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), c >= 0x20 && c < 0x7f ? "%c" : "\\x%02x", c);
+    found += buf;
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              path +
+                  ": offset 0: expected a GGUF file (magic 'GGUF') or a Hugging Face folder, "
+                  "found " +
+                  (got == 0 ? std::string("an empty file") : "'" + found + "'"));
+}
+
+const TensorInfo* ModelFile::find(const std::string& name) const {
+  for (const TensorInfo& t : tensors_)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+const TensorInfo& ModelFile::get(const std::string& name) const {
+  if (const TensorInfo* t = find(name)) return *t;
+  throw Error(ErrorCode::kNotFound, path_ + ": no tensor '" + name + "' (" +
+                                        std::to_string(tensors_.size()) + " tensors)");
+}
+
+uint64_t ModelFile::total_tensor_bytes() const {
+  uint64_t total = 0;
+  for (const TensorInfo& t : tensors_) total += t.nbytes;
+  return total;
+}
+
+TokenizerData ModelFile::tokenizer() const {
+  if (tokenizer_.tokens.empty())
+    throw Error(ErrorCode::kNotFound,
+                path_ + (format_ == "hf"
+                             ? ": no tokenizer: the folder has no tokenizer.json"
+                             : ": no tokenizer: the GGUF file has no tokenizer.ggml.* metadata"));
+  return tokenizer_;
+}
+
+namespace {
+
+// config() without the path prefix on its messages.
+class ConfigBuilder {
+ public:
+  explicit ConfigBuilder(const ModelFile& model) : model_(model), md_(model.metadata()) {}
+
+  ModelConfig build() {
+    ModelConfig c;
+    c.architecture = md_.get_string("general.architecture");
+    const auto& archs = supported_architectures();
+    if (std::find(archs.begin(), archs.end(), c.architecture) == archs.end()) {
+      std::string list;
+      for (const std::string& a : archs) list += (list.empty() ? "" : ", ") + a;
+      throw Error(ErrorCode::kUnsupported,
+                  "architecture '" + c.architecture + "' is not supported; supported: " + list);
+    }
+    const std::string p = c.architecture + ".";
+    c.name = md_.get_string_or("general.name",
+                               std::filesystem::path(model_.path()).filename().stem().string());
+    c.n_layer = positive(p + "block_count");
+    c.hidden = positive(p + "embedding_length");
+    c.ffn = positive(p + "feed_forward_length");
+    c.n_head = positive(p + "attention.head_count");
+    c.n_kv_head =
+        md_.has(p + "attention.head_count_kv") ? positive(p + "attention.head_count_kv") : c.n_head;
+    if (c.n_head % c.n_kv_head != 0)
+      fail(p + "attention.head_count " + std::to_string(c.n_head) +
+           " is not a multiple of attention.head_count_kv " + std::to_string(c.n_kv_head));
+    if (md_.has(p + "attention.key_length")) {
+      c.head_dim = positive(p + "attention.key_length");
+      if (md_.has(p + "attention.value_length") &&
+          positive(p + "attention.value_length") != c.head_dim)
+        fail(p + "attention.value_length differs from attention.key_length " +
+             std::to_string(c.head_dim) + " (unsupported)");
+    } else {
+      if (c.hidden % c.n_head != 0)
+        fail(p + "embedding_length " + std::to_string(c.hidden) +
+             " is not a multiple of attention.head_count " + std::to_string(c.n_head) +
+             " and attention.key_length is not given");
+      c.head_dim = c.hidden / c.n_head;
+    }
+    if (c.head_dim % 2 != 0) fail("head dimension " + std::to_string(c.head_dim) + " is odd");
+    if (md_.has(p + "rope.dimension_count") && positive(p + "rope.dimension_count") != c.head_dim)
+      fail(p + "rope.dimension_count " + md_value(p + "rope.dimension_count") +
+           " differs from the head dimension " + std::to_string(c.head_dim) +
+           " (partial rotary embeddings are not supported)");
+    c.context_length = positive(p + "context_length");
+    c.rms_eps = static_cast<float>(md_.get_float_or(p + "attention.layer_norm_rms_epsilon", 1e-5));
+    c.rope_theta = static_cast<float>(md_.get_float_or(p + "rope.freq_base", 10000.0));
+    if (!(c.rms_eps > 0.f) || !(c.rope_theta > 0.f))
+      fail("attention.layer_norm_rms_epsilon and rope.freq_base must be positive, got " +
+           std::to_string(c.rms_eps) + " and " + std::to_string(c.rope_theta));
+    // GGUF's llama converter permutes Q/K rows so that adjacent pairs rotate;
+    // qwen2 keeps the HF (neox) layout, as does any HF checkpoint.
+    c.rope_style =
+        model_.format() == "gguf" && c.architecture != "qwen2" ? RMA_ROPE_GPTJ : RMA_ROPE_NEOX;
+    read_rope_scaling(p, c);
+    // 0 (or absent): every position attends to the whole context.
+    if (md_.get_int_or(p + "attention.sliding_window", 0) != 0)
+      c.sliding_window = positive(p + "attention.sliding_window");
+
+    const TensorInfo& embd = tensor("token_embd.weight");
+    if (embd.shape.size() != 2 || embd.shape[1] != c.hidden ||
+        embd.shape[0] > std::numeric_limits<int32_t>::max())
+      fail("tensor 'token_embd.weight': expected shape [vocab, " + std::to_string(c.hidden) +
+           "], found " + to_string(embd.shape));
+    c.vocab = static_cast<int>(embd.shape[0]);
+    if (md_.has(p + "vocab_size") && md_.get_int(p + "vocab_size") != c.vocab)
+      fail(p + "vocab_size " + md_value(p + "vocab_size") +
+           " differs from the rows of token_embd.weight " + to_string(embd.shape));
+    c.tie_embeddings = model_.find("output.weight") == nullptr;
+    c.qkv_bias = model_.find("blk.0.attn_q.bias") != nullptr;
+    check_shapes(c);
+    return c;
+  }
+
+ private:
+  [[noreturn]] static void fail(const std::string& what) {
+    throw Error(ErrorCode::kInvalidArgument, what);
+  }
+
+  std::string md_value(const std::string& key) const {
+    const MetaValue* v = md_.find(key);
+    if (!v) return "(missing)";
+    if (const auto* s = std::get_if<std::string>(&v->value)) return "'" + *s + "'";
+    if (std::holds_alternative<double>(v->value)) return std::to_string(md_.get_float(key));
+    if (std::holds_alternative<uint64_t>(v->value) || std::holds_alternative<int64_t>(v->value))
+      return std::to_string(md_.get_int(key));
+    return describe(*v);
+  }
+
+  int positive(const std::string& key) const {
+    const int64_t v = md_.get_int(key);
+    if (v <= 0 || v > std::numeric_limits<int32_t>::max())
+      fail("metadata key '" + key + "': expected a positive 32-bit count, found " +
+           std::to_string(v));
+    return static_cast<int>(v);
+  }
+
+  const TensorInfo& tensor(const std::string& name) const {
+    const TensorInfo* t = model_.find(name);
+    if (!t) fail("required tensor '" + name + "' is missing");
+    return *t;
+  }
+
+  void read_rope_scaling(const std::string& p, ModelConfig& c) const {
+    const std::string type = md_.get_string_or(p + "rope.scaling.type", "none");
+    if (type == "none") {
+      // llama.cpp's Llama 3.1 files carry per-frequency factors as a tensor
+      // instead of the parameters; without them the rotation would be wrong.
+      if (model_.find("rope_freqs.weight"))
+        fail("tensor 'rope_freqs.weight' (per-frequency rope factors) without " + p +
+             "rope.scaling.type is not supported; re-convert with rope.scaling.* metadata");
+      return;
+    }
+    if (type != "linear" && type != "llama3")
+      fail(p + "rope.scaling.type '" + type +
+           "' is not supported (supported: none, linear, llama3)");
+    c.rope_factor = static_cast<float>(md_.get_float(p + "rope.scaling.factor"));
+    if (!(c.rope_factor > 0.f))
+      fail(p + "rope.scaling.factor must be positive, got " + std::to_string(c.rope_factor));
+    if (type == "linear") {
+      c.rope_scaling = RopeScalingType::kLinear;
+    } else {
+      c.rope_scaling = RopeScalingType::kLlama3;
+      c.rope_low_freq_factor =
+          static_cast<float>(md_.get_float_or(p + "rope.scaling.low_freq_factor", 1.0));
+      c.rope_high_freq_factor =
+          static_cast<float>(md_.get_float_or(p + "rope.scaling.high_freq_factor", 4.0));
+      if (md_.has(p + "rope.scaling.original_context_length"))
+        c.rope_original_max_position = positive(p + "rope.scaling.original_context_length");
+      if (!(c.rope_low_freq_factor > 0.f) || !(c.rope_high_freq_factor > c.rope_low_freq_factor))
+        fail(p + "rope.scaling: llama3 needs 0 < low_freq_factor < high_freq_factor, got " +
+             std::to_string(c.rope_low_freq_factor) + " and " +
+             std::to_string(c.rope_high_freq_factor));
+    }
+  }
+
+  void expect_shape(const std::string& name, const Shape& want) const {
+    const TensorInfo& t = tensor(name);
+    if (t.shape != want)
+      fail("tensor '" + name + "': expected shape " + to_string(want) + ", found " +
+           to_string(t.shape));
+  }
+
+  void check_shapes(const ModelConfig& c) const {
+    const int64_t hidden = c.hidden, q_rows = int64_t{c.n_head} * c.head_dim,
+                  kv_rows = int64_t{c.n_kv_head} * c.head_dim, ffn = c.ffn;
+    expect_shape("output_norm.weight", {hidden});
+    if (!c.tie_embeddings) expect_shape("output.weight", {c.vocab, hidden});
+    for (int l = 0; l < c.n_layer; ++l) {
+      const std::string b = "blk." + std::to_string(l) + ".";
+      expect_shape(b + "attn_norm.weight", {hidden});
+      expect_shape(b + "attn_q.weight", {q_rows, hidden});
+      expect_shape(b + "attn_k.weight", {kv_rows, hidden});
+      expect_shape(b + "attn_v.weight", {kv_rows, hidden});
+      expect_shape(b + "attn_output.weight", {hidden, q_rows});
+      expect_shape(b + "ffn_norm.weight", {hidden});
+      expect_shape(b + "ffn_gate.weight", {ffn, hidden});
+      expect_shape(b + "ffn_up.weight", {ffn, hidden});
+      expect_shape(b + "ffn_down.weight", {hidden, ffn});
+      if (c.qkv_bias) {
+        expect_shape(b + "attn_q.bias", {q_rows});
+        expect_shape(b + "attn_k.bias", {kv_rows});
+        expect_shape(b + "attn_v.bias", {kv_rows});
+      }
+    }
+  }
+
+  const ModelFile& model_;
+  const Metadata& md_;
+};
+
+}  // namespace
+
+ModelConfig ModelFile::config() const {
+  try {
+    return ConfigBuilder(*this).build();
+  } catch (const Error& e) {
+    throw Error(e.code(), path_ + ": " + e.message());
+  }
+}
+
+}  // namespace rma::llm
