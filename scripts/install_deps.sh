@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build and test dependencies from Debian's packages.
 # Idempotent: installs only what is missing; apt-get update runs only then.
+# Extra package names given as arguments are installed the same way.
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,8 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
+  python3-venv
+  "$@"
 )
 
 missing=()

@@ -67,6 +67,34 @@ TEST(OpenCL, MixingDevicesIsAnErrorNamingBoth) {
   }
 }
 
+// Index tensors live on the device; a bad one is still an error naming the
+// entry, not an out-of-bounds read (on cpu and opencl alike).
+TEST(OpenCL, BadIndicesAreErrorsNamingTheEntry) {
+  RMA_REQUIRE_OPENCL(dev);
+  const int64_t blocks = 4, block_size = 4, hkv = 1, d = 8;
+  Tensor q = Tensor::zeros({1, 2, d}, DType::kF32, dev);
+  Tensor kc = Tensor::zeros({blocks, block_size, hkv, d}, DType::kF32, dev);
+  Tensor vc = Tensor::zeros({blocks, block_size, hkv, d}, DType::kF32, dev);
+  auto expect_error = [&](std::vector<int32_t> table, int32_t len, const std::string& what) {
+    Tensor tb = Tensor::from_vector(table, {1, int64_t(table.size())}, DType::kI32, dev);
+    Tensor ln = Tensor::from_vector(std::vector<int32_t>{len}, {1}, DType::kI32, dev);
+    try {
+      ops::paged_decode_attention(q, kc, vc, tb, ln, attention_attrs(0.35f));
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    }
+  };
+  expect_error({0, 9}, 6, "block_table[0, 1] = 9");
+  expect_error({0, -1}, 5, "block_table[0, 1] = -1");
+  expect_error({0, 1}, 9, "context_lens[0] = 9");
+  // Entries past the context are never followed, so they may hold anything.
+  Tensor tb = Tensor::from_vector(std::vector<int32_t>{2, 77}, {1, 2}, DType::kI32, dev);
+  Tensor ln = Tensor::from_vector(std::vector<int32_t>{3}, {1}, DType::kI32, dev);
+  EXPECT_NO_THROW(ops::paged_decode_attention(q, kc, vc, tb, ln, attention_attrs(0.35f)));
+}
+
 TEST(OpenCL, StreamsAndEventsOrderWork) {
   RMA_REQUIRE_OPENCL(dev);
   Stream s1(dev), s2(dev);

@@ -6,6 +6,7 @@
 // memory). chat reads user turns from stdin (a terminal or a pipe) and
 // streams each reply; "/reset" clears the conversation, "/exit" or end of
 // input ends it.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -134,13 +135,22 @@ std::string rate(double tokens, double seconds) {
   return buf;
 }
 
+// The process's peak resident set: on the CPU the mmapped weights count
+// here, not in the device pool.
+uint64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+}
+
 std::string summary(const Engine& engine, const GenerationStats& s, const std::string& finish) {
   return "prompt " + std::to_string(s.prompt_tokens) + " tokens, prefill " +
          rate(static_cast<double>(s.prompt_tokens), s.prefill_seconds) + " tok/s; generated " +
          std::to_string(s.generated_tokens) + " tokens, decode " +
          rate(static_cast<double>(s.decode_tokens), s.decode_seconds) + " tok/s (" + finish +
          "); device " + engine.device().name() + ", peak memory " +
-         format_bytes(s.peak_device_bytes);
+         format_bytes(s.peak_device_bytes) + " device pool, " + format_bytes(peak_rss_bytes()) +
+         " process RSS";
 }
 
 std::string read_file(const std::string& path) {

@@ -9,6 +9,7 @@
 // safe instead (see the kernel's header).
 #include <climits>
 #include <string>
+#include <vector>
 
 #include "common/cl_device.h"
 #include "ops/paged_decode_attention/config.h"
@@ -67,6 +68,44 @@ rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   return RMA_STATUS_OK;
 }
 
+// Reads block_table and context_lens back (ordered after earlier work on this
+// queue, small) and checks every index the kernel will follow, as the other
+// index-taking ops do: a bad table is an error naming the entry, never an
+// out-of-bounds read on the device.
+rma_status check_indices(const Context& ctx, const rma_tensor& table, const rma_tensor& lens,
+                         cl_long num_blocks, cl_int block_size, rma_error* err) {
+  const int64_t batch = table.shape[0], max_blocks = table.shape[1];
+  std::vector<int32_t> tb(static_cast<size_t>(batch * max_blocks));
+  std::vector<int32_t> ln(static_cast<size_t>(batch));
+  cl_int st = CL_SUCCESS;
+  if (!tb.empty())
+    st = clEnqueueReadBuffer(ctx.queue, mem_of(table), CL_FALSE, table.offset,
+                             tb.size() * sizeof(int32_t), tb.data(), 0, nullptr, nullptr);
+  if (st == CL_SUCCESS)
+    st = clEnqueueReadBuffer(ctx.queue, mem_of(lens), CL_TRUE, lens.offset,
+                             ln.size() * sizeof(int32_t), ln.data(), 0, nullptr, nullptr);
+  if (st != CL_SUCCESS)
+    return fail(err, RMA_STATUS_DEVICE_ERROR,
+                "opencl: %s: reading block_table/context_lens: %s", kOp, cl_error_name(st));
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t len = ln[size_t(b)];
+    if (len < 0 || len > max_blocks * block_size)
+      return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                  "%s: context_lens[%lld] = %lld is outside [0, %lld] (max_blocks * block_size)",
+                  kOp, static_cast<long long>(b), static_cast<long long>(len),
+                  static_cast<long long>(max_blocks * block_size));
+    for (int64_t j = 0; j < (len + block_size - 1) / block_size; ++j) {
+      const int64_t block = tb[size_t(b * max_blocks + j)];
+      if (block < 0 || block >= num_blocks)
+        return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                    "%s: block_table[%lld, %lld] = %lld is outside [0, %lld)", kOp,
+                    static_cast<long long>(b), static_cast<long long>(j),
+                    static_cast<long long>(block), static_cast<long long>(num_blocks));
+    }
+  }
+  return RMA_STATUS_OK;
+}
+
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const rma_tensor &q = call.inputs[0], &kc = call.inputs[1], &vc = call.inputs[2],
                    &table = call.inputs[3], &lens = call.inputs[4], &o = call.outputs[0];
@@ -78,6 +117,7 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
                max_blocks = static_cast<cl_int>(table.shape[1]);
   const cl_long num_blocks = kc.shape[0];
   if (batch == 0 || hq == 0 || d == 0) return RMA_STATUS_OK;
+  if (rma_status st = check_indices(ctx, table, lens, num_blocks, block_size, err)) return st;
 
   constexpr size_t kLocal = cfg::kLocalSize;
   // The query heads of one kv head's group, in chunks of at most gh.
