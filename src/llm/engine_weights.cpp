@@ -1,11 +1,13 @@
 // Putting a model's tensors on the engine's device.
 //
 // On a host-memory device (the CPU) a tensor is wrapped: its Tensor is the
-// mmapped bytes, kept alive by the ModelFile — no copy. Elsewhere it is
+// mmapped bytes, kept alive by the ModelFile — no copy (unless it is not
+// aligned to its element: then it is copied). Elsewhere it is
 // uploaded once. A matrix whose dtype the device declines for quant_linear
 // (asked with a canonical call at load) is converted to f32 once and runs as
 // linear; that is logged as a warning naming the tensor, its dtype and the
 // device, so what runs where is never hidden.
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
@@ -61,7 +63,7 @@ class WeightPlacer {
     const std::string key = t.name + "#raw";
     if (auto it = placed_.find(key); it != placed_.end()) return it->second;
     Tensor out;
-    if (device_.host_memory()) {
+    if (device_.host_memory() && !misaligned(t)) {
       out = Tensor::wrap_host(const_cast<uint8_t*>(t.data), t.shape, t.dtype, device_, file_);
       out_.wrapped_bytes += t.nbytes;
     } else {
@@ -70,6 +72,22 @@ class WeightPlacer {
     }
     advance(t.nbytes);
     return placed_[key] = out;
+  }
+
+  // Whether `t` sits in the mapping at an address the kernels cannot take
+  // as is: they read elements through typed pointers (vectors with unaligned
+  // loads), so a tensor needs its element's alignment — 4 bytes for f32, 2
+  // for f16/bf16 and for the f16 scales of quantized blocks. A safetensors
+  // JSON header of any length can leave the data anywhere; such a tensor is
+  // copied into a device buffer (64-byte aligned) instead of wrapped.
+  static bool misaligned(const TensorInfo& t) {
+    const auto align = static_cast<uintptr_t>(is_quantized(t.dtype) ? 2 : block_bytes(t.dtype));
+    if (reinterpret_cast<uintptr_t>(t.data) % align == 0) return false;
+    log::debug("tensor '" + t.name + "' in " + t.file + " (" + std::string(name(t.dtype)) +
+               ") is at file offset " + std::to_string(t.file_offset) + ", not " +
+               std::to_string(align) + "-byte aligned: copied into an aligned buffer (" +
+               mib(t.nbytes) + ")");
+    return true;
   }
 
   // Converted to f32 (or wrapped/uploaded when it already is).
@@ -83,7 +101,14 @@ class WeightPlacer {
                                                    "; expected a float or quantized dtype");
     const int64_t n = numel(t.shape);
     std::vector<float> values(static_cast<size_t>(n));
-    dequantize_row(t.dtype, t.data, values.data(), n);
+    // dequantize_row reads typed elements: stage misaligned bytes first.
+    std::vector<uint8_t> staged;
+    const uint8_t* src = t.data;
+    if (reinterpret_cast<uintptr_t>(src) % 2 != 0) {
+      staged.assign(t.data, t.data + t.nbytes);
+      src = staged.data();
+    }
+    dequantize_row(t.dtype, src, values.data(), n);
     Tensor out = Tensor::from_host(values.data(), t.shape, DType::kF32, device_);
     out_.converted_bytes += out.nbytes();
     advance(t.nbytes);

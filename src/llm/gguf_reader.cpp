@@ -439,6 +439,7 @@ std::shared_ptr<ModelFile> read_gguf(const uint8_t* data, uint64_t size, const s
 
 std::shared_ptr<ModelFile> open_gguf(const std::string& path) {
   MappedFile mapped = map_file(path);
+  advise_will_need(mapped);
   return read_gguf(mapped.data, mapped.size, path, std::move(mapped.keep_alive));
 }
 

@@ -15,9 +15,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numbers>
+#include <system_error>
+#include <thread>
 
 #include "model_file_internal.h"
 #include "rma/error.h"
+#include "rma/quant.h"
 
 namespace rma::llm {
 
@@ -58,6 +62,32 @@ MappedFile map_file(const std::string& path) {
   mapped.data = static_cast<const uint8_t*>(addr);
   mapped.keep_alive = std::shared_ptr<void>(addr, [size](void* p) { ::munmap(p, size); });
   return mapped;
+}
+
+// The kernel reads ahead at most its readahead window (read_ahead_kb,
+// 128 KiB by default) per MADV_WILLNEED call, so a file is advised in chunks
+// that size; those calls allocate and submit the reads (~20 ms for 100 MB
+// from disk), so they run on a thread of their own, which keeps the mapping
+// alive until it is done.
+constexpr uint64_t kWillNeedChunk = uint64_t{128} << 10;
+
+void advise_will_need(const MappedFile& file) {
+  if (!file.data || !file.keep_alive) return;
+  const long page = ::sysconf(_SC_PAGESIZE), pages = ::sysconf(_SC_PHYS_PAGES);
+  if (page > 0 && pages > 0 &&
+      file.size > static_cast<uint64_t>(pages) / 2 * static_cast<uint64_t>(page))
+    return;
+  auto advise = [data = file.data, size = file.size, keep = file.keep_alive] {
+    for (uint64_t at = 0; at < size; at += kWillNeedChunk)  // page-aligned chunks
+      ::madvise(const_cast<uint8_t*>(data) + at, std::min(kWillNeedChunk, size - at),
+                MADV_WILLNEED);
+  };
+  if (file.size <= kWillNeedChunk) return advise();
+  try {
+    std::thread(std::move(advise)).detach();
+  } catch (const std::system_error&) {
+    // No thread to spare: the pages come in on first touch as before.
+  }
 }
 
 namespace {
@@ -443,17 +473,18 @@ class ConfigBuilder {
 
   void read_rope_scaling(const std::string& p, ModelConfig& c) const {
     const std::string type = md_.get_string_or(p + "rope.scaling.type", "none");
-    if (type == "none") {
-      // llama.cpp's Llama 3.1 files carry per-frequency factors as a tensor
-      // instead of the parameters; without them the rotation would be wrong.
-      if (model_.find("rope_freqs.weight"))
-        fail("tensor 'rope_freqs.weight' (per-frequency rope factors) without " + p +
-             "rope.scaling.type is not supported; re-convert with rope.scaling.* metadata");
-      return;
-    }
-    if (type != "linear" && type != "llama3")
+    if (type != "none" && type != "linear" && type != "llama3")
       fail(p + "rope.scaling.type '" + type +
            "' is not supported (supported: none, linear, llama3)");
+    if (md_.has(p + "rope.scaling.original_context_length"))
+      c.rope_original_max_position = positive(p + "rope.scaling.original_context_length");
+    const std::vector<double> divisors = rope_freqs(c);
+    if (type == "none") {
+      // llama.cpp's Llama 3.1/3.2 files carry llama3 scaling as this tensor
+      // rather than as parameters: recover the parameters from it.
+      if (!divisors.empty()) rope_scaling_from_divisors(divisors, c);
+      return;
+    }
     c.rope_factor = static_cast<float>(md_.get_float(p + "rope.scaling.factor"));
     if (!(c.rope_factor > 0.f))
       fail(p + "rope.scaling.factor must be positive, got " + std::to_string(c.rope_factor));
@@ -465,13 +496,181 @@ class ConfigBuilder {
           static_cast<float>(md_.get_float_or(p + "rope.scaling.low_freq_factor", 1.0));
       c.rope_high_freq_factor =
           static_cast<float>(md_.get_float_or(p + "rope.scaling.high_freq_factor", 4.0));
-      if (md_.has(p + "rope.scaling.original_context_length"))
-        c.rope_original_max_position = positive(p + "rope.scaling.original_context_length");
       if (!(c.rope_low_freq_factor > 0.f) || !(c.rope_high_freq_factor > c.rope_low_freq_factor))
         fail(p + "rope.scaling: llama3 needs 0 < low_freq_factor < high_freq_factor, got " +
              std::to_string(c.rope_low_freq_factor) + " and " +
              std::to_string(c.rope_high_freq_factor));
     }
+    // Both given: llama.cpp would apply the tensor on top of the parameters,
+    // which the rope op cannot; accept only a tensor that says the same.
+    if (!divisors.empty())
+      check_divisors(divisors, c, "disagrees with the " + p + "rope.scaling.* metadata,");
+  }
+
+  // ---- rope_freqs.weight: per-frequency divisors of the inverse frequencies
+
+  static constexpr const char* kRopeFreqs = "rope_freqs.weight";
+  static constexpr double kDivisorTolerance = 1e-4;  // relative
+  static constexpr const char* kClosestFit =
+      "does not hold rope scaling divisors; the closest fit is";
+
+  // The tensor's values, or none when the file has no such tensor.
+  std::vector<double> rope_freqs(const ModelConfig& c) const {
+    const TensorInfo* t = model_.find(kRopeFreqs);
+    if (!t) return {};
+    const int64_t n = c.head_dim / 2;
+    if (t->shape != Shape{n})
+      fail(std::string("tensor '") + kRopeFreqs + "': expected shape [" + std::to_string(n) +
+           "] (one divisor per rotary frequency, head dimension " + std::to_string(c.head_dim) +
+           "), found " + to_string(t->shape));
+    if (!is_float(t->dtype))
+      fail(std::string("tensor '") + kRopeFreqs + "': expected f32 divisors, found " +
+           std::string(name(t->dtype)));
+    std::vector<float> values(static_cast<size_t>(n));
+    dequantize_row(t->dtype, t->data, values.data(), n);
+    std::vector<double> divisors(values.begin(), values.end());
+    for (size_t i = 0; i < divisors.size(); ++i)
+      if (!std::isfinite(divisors[i]) || !(divisors[i] > 0.0))
+        fail(std::string("tensor '") + kRopeFreqs + "': element " + std::to_string(i) + " is " +
+             std::to_string(divisors[i]) + "; expected a positive divisor");
+    return divisors;
+  }
+
+  // inv_freq[i] before scaling (docs/ops.md "rope"), rotary_dim = head_dim.
+  static double base_inv_freq(const ModelConfig& c, size_t i) {
+    return std::pow(double{c.rope_theta}, -2.0 * double(i) / double(c.head_dim));
+  }
+
+  // What c's scaling divides inv_freq[i] by, as the rope op computes it.
+  static double scaling_divisor(const ModelConfig& c, size_t i) {
+    switch (c.rope_scaling) {
+      case RopeScalingType::kNone:
+        return 1.0;
+      case RopeScalingType::kLinear:
+        return c.rope_factor;
+      case RopeScalingType::kLlama3:
+        break;
+    }
+    const double wavelen = 2.0 * std::numbers::pi / base_inv_freq(c, i);
+    const double orig = c.rope_original_max_position, low = c.rope_low_freq_factor,
+                 high = c.rope_high_freq_factor, factor = c.rope_factor;
+    if (wavelen < orig / high) return 1.0;
+    if (wavelen > orig / low) return factor;
+    const double s = (orig / wavelen - low) / (high - low);
+    return 1.0 / ((1.0 - s) / factor + s);
+  }
+
+  // Throws naming the largest disagreement between the tensor and c's
+  // scaling; `what` leads the message up to the scaling's description.
+  static void check_divisors(const std::vector<double>& divisors, const ModelConfig& c,
+                             const std::string& what) {
+    size_t worst = 0;
+    double worst_rel = 0.0;
+    for (size_t i = 0; i < divisors.size(); ++i) {
+      const double rel = std::abs(scaling_divisor(c, i) - divisors[i]) / divisors[i];
+      if (rel > worst_rel) worst_rel = rel, worst = i;
+    }
+    if (worst_rel <= kDivisorTolerance) return;
+    auto num = [](double v) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.7g", v);
+      return std::string(text);
+    };
+    std::string scaling = "no scaling";
+    if (c.rope_scaling == RopeScalingType::kLinear)
+      scaling = "linear scaling by " + num(c.rope_factor);
+    if (c.rope_scaling == RopeScalingType::kLlama3)
+      scaling = "llama3 scaling (factor " + num(c.rope_factor) + ", low_freq_factor " +
+                num(c.rope_low_freq_factor) + ", high_freq_factor " + num(c.rope_high_freq_factor) +
+                ", original context " + std::to_string(c.rope_original_max_position) + ")";
+    char buf[192];
+    std::snprintf(buf, sizeof(buf),
+                  "the largest disagreement is divisor %zu: the tensor has %.7g, that scaling "
+                  "gives %.7g (relative difference %.3g, more than %.0e)",
+                  worst, divisors[worst], scaling_divisor(c, worst), worst_rel, kDivisorTolerance);
+    fail(std::string("tensor '") + kRopeFreqs + "' " + what + " " + scaling + ": " + buf);
+  }
+
+  // llama.cpp's converter stores, per frequency, inv_freq / llama3-scaled
+  // inv_freq: 1 for high frequencies, `factor` for low ones and, between,
+  // 1/d = (1-s)/factor + s with s = A/wavelen - B, A = orig/(high-low),
+  // B = low/(high-low). Fitting A and B to the band recovers low and high
+  // for any orig (only the ratios matter), so orig stays the file's
+  // original context (8192 when not given). Then every divisor is checked.
+  static void rope_scaling_from_divisors(const std::vector<double>& d, ModelConfig& c) {
+    const double factor = *std::max_element(d.begin(), d.end());
+    if (factor <= 1.0 + kDivisorTolerance) {
+      c.rope_scaling = RopeScalingType::kNone;  // all ones
+      check_divisors(d, c, kClosestFit);
+      return;
+    }
+    // x = 1/wavelen; s as the band's formula gives it from the divisor.
+    std::vector<double> band_x, band_s;
+    double keep_x = std::numeric_limits<double>::infinity();  // lowest frequency kept as is
+    double scaled_x = 0.0;  // highest frequency divided by the whole factor
+    for (size_t i = 0; i < d.size(); ++i) {
+      const double x = base_inv_freq(c, i) / (2.0 * std::numbers::pi);
+      if (std::abs(d[i] - 1.0) <= kDivisorTolerance) {
+        keep_x = std::min(keep_x, x);
+      } else if (std::abs(d[i] - factor) <= kDivisorTolerance * factor) {
+        scaled_x = std::max(scaled_x, x);
+      } else {
+        band_x.push_back(x);
+        band_s.push_back((1.0 / d[i] - 1.0 / factor) / (1.0 - 1.0 / factor));
+      }
+    }
+    c.rope_factor = static_cast<float>(factor);
+    if (band_x.empty() && std::isinf(keep_x)) {
+      c.rope_scaling = RopeScalingType::kLinear;  // every frequency divided by factor
+      check_divisors(d, c, kClosestFit);
+      return;
+    }
+    double a = 0.0, b = 0.0;  // s = a * x - b
+    if (band_x.size() >= 2) {
+      // Least squares over the band.
+      double mx = 0.0, ms = 0.0;
+      for (size_t k = 0; k < band_x.size(); ++k) mx += band_x[k], ms += band_s[k];
+      mx /= double(band_x.size());
+      ms /= double(band_x.size());
+      double sxx = 0.0, sxs = 0.0;
+      for (size_t k = 0; k < band_x.size(); ++k) {
+        sxx += (band_x[k] - mx) * (band_x[k] - mx);
+        sxs += (band_x[k] - mx) * (band_s[k] - ms);
+      }
+      a = sxx > 0.0 ? sxs / sxx : 0.0;
+      b = a * mx - ms;
+    } else if (band_x.size() == 1) {
+      // One point of the band: any line through it that reaches s = 1 before
+      // the next kept frequency and s = 0 after the last scaled one (and
+      // keeps low_freq_factor > 0, i.e. s(0) < 0); twice the steepest bound.
+      const double x0 = band_x[0], s0 = band_s[0];
+      a = s0 / (x0 - scaled_x);
+      if (!std::isinf(keep_x)) a = std::max(a, (1.0 - s0) / (keep_x - x0));
+      a *= 2.0;
+      b = a * x0 - s0;
+    } else {
+      // A pure step: a band that falls between the two sets, holding none.
+      const double gap = keep_x - scaled_x;
+      a = 3.0 / gap;
+      b = a * (scaled_x + gap / 3.0);
+    }
+    const double orig = c.rope_original_max_position;
+    const double low = b * orig / a, high = (b + 1.0) * orig / a;
+    constexpr double kFloatMin = std::numeric_limits<float>::min(),
+                     kFloatMax = std::numeric_limits<float>::max();
+    if (!(a > 0.0) || !(low >= kFloatMin) || !(high <= kFloatMax) ||
+        !(static_cast<float>(high) > static_cast<float>(low))) {
+      // No llama3 shape fits (e.g. scaled frequencies above kept ones); name
+      // the tensor and how far plain linear scaling is from it.
+      c.rope_scaling = RopeScalingType::kLinear;
+      check_divisors(d, c,
+                     "does not hold rope scaling divisors (no llama3 band fits them); against");
+      return;
+    }
+    c.rope_scaling = RopeScalingType::kLlama3;
+    c.rope_low_freq_factor = static_cast<float>(low);
+    c.rope_high_freq_factor = static_cast<float>(high);
+    check_divisors(d, c, kClosestFit);
   }
 
   void expect_shape(const std::string& name, const Shape& want) const {

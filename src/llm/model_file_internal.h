@@ -27,6 +27,14 @@ struct MappedFile {
 };
 // Throws rma::Error (kNotFound when missing) naming the path and the reason.
 MappedFile map_file(const std::string& path);
+// Starts reading a mapping from map_file() into the page cache (madvise
+// MADV_WILLNEED on a background thread: asynchronous readahead), so the
+// first pass over the weights does not wait on the disk one page fault at a
+// time. The readers call it right after mapping, before parsing the header:
+// the reads overlap the parsing and the engine's setup. Advice only:
+// failures are ignored, and a file larger than half the physical memory is
+// left alone (reading it all ahead would evict its own first pages).
+void advise_will_need(const MappedFile& file);
 
 // Everything a reader found; assemble() turns it into a ModelFile.
 struct ModelFileParts {

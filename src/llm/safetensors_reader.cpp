@@ -383,6 +383,7 @@ std::shared_ptr<ModelFile> open_hf_folder(const std::string& folder) {
   std::unordered_set<std::string> seen_hf, seen_gguf;
   for (const std::string& file : files) {
     MappedFile mapped = map_file((dir / file).string());
+    advise_will_need(mapped);
     for (TensorInfo& t : read_safetensors(mapped)) {
       // A sharded checkpoint's index says which shard holds each tensor.
       if (!weight_map.empty()) {

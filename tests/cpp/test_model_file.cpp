@@ -1,7 +1,8 @@
 // Model files: GGUF reading and writing (every metadata type, every tensor
 // dtype, version 2 and 3), corrupt and truncated files, Hugging Face folders
-// (single and sharded safetensors), quantization, and the real SmolLM2 file
-// when it is in the model cache.
+// (single and sharded safetensors, data at any alignment), quantization, the
+// llama3 rope scaling recovered from llama.cpp's rope_freqs.weight, and the
+// real SmolLM2 file when it is in the model cache.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numbers>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,7 +21,9 @@
 #include "llm/model_file_internal.h"
 #include "rma/error.h"
 #include "rma/half.h"
+#include "rma/llm/engine.h"
 #include "rma/llm/model_file.h"
+#include "rma/log.h"
 #include "rma/quant.h"
 
 namespace rma::llm {
@@ -659,7 +663,10 @@ HfTensor hf_tensor(const std::string& name, const std::string& dtype, const Shap
   return t;
 }
 
-void write_safetensors(const std::string& path, const std::vector<const HfTensor*>& tensors) {
+// `misalign` extra header bytes put the data that many bytes past the usual
+// 8-byte boundary (the format allows any header length).
+void write_safetensors(const std::string& path, const std::vector<const HfTensor*>& tensors,
+                       size_t misalign = 0) {
   json header = json::object();
   header["__metadata__"] = {{"format", "pt"}};
   uint64_t offset = 0;
@@ -670,7 +677,7 @@ void write_safetensors(const std::string& path, const std::vector<const HfTensor
     offset += t->bytes.size();
   }
   std::string text = header.dump();
-  text.resize((text.size() + 7) / 8 * 8, ' ');  // as the safetensors library pads
+  text.resize((text.size() + 7) / 8 * 8 + misalign, ' ');  // as the safetensors library pads
   Bytes b;
   b.put<uint64_t>(text.size()).raw(text);
   for (const HfTensor* t : tensors) b.b.insert(b.b.end(), t->bytes.begin(), t->bytes.end());
@@ -841,6 +848,60 @@ TEST(ModelFileHf, ShardedFolderReadsTheSame) {
     EXPECT_EQ(std::memcmp(a.data, b.data, a.nbytes), 0) << a.name;
   }
   EXPECT_NE(three->get("blk.0.attn_q.weight").file, three->get("blk.0.attn_k.weight").file);
+}
+
+TEST(ModelFileHf, MisalignedSafetensorsDataIsCopiedAndRunsTheSame) {
+  TempDir dir;
+  TinyModel m = tiny_model("llama", true, false);
+  std::vector<const HfTensor*> all;
+  for (HfTensor& t : m.tensors) {  // all f32, which the engine would wrap where it lies
+    t.dtype = "F32";
+    t.bytes.resize(t.values.size() * 4);
+    std::memcpy(t.bytes.data(), t.values.data(), t.bytes.size());
+    all.push_back(&t);
+  }
+  std::vector<float> logits[2];
+  std::string logs[2];
+  const log::Level level = log::level();
+  for (const size_t misalign : {size_t{0}, size_t{2}}) {
+    SCOPED_TRACE(misalign);
+    const fs::path folder = dir.path() / ("tiny-" + std::to_string(misalign));
+    fs::create_directories(folder);
+    write_text((folder / "config.json").string(), m.config.dump(2));
+    write_text((folder / "tokenizer.json").string(),
+               R"({"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false},
+                   "model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []}})");
+    write_safetensors((folder / "model.safetensors").string(), all, misalign);
+    const auto file = ModelFile::open(folder.string());
+    for (const TensorInfo& t : file->tensors())
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % 4, misalign) << t.name;
+
+    EngineOptions options;
+    options.device = "cpu";
+    log::set_level(log::Level::kDebug);
+    testing::internal::CaptureStderr();
+    std::unique_ptr<Engine> engine;
+    try {
+      engine = Engine::load(folder.string(), options);
+    } catch (...) {
+      logs[misalign / 2] = testing::internal::GetCapturedStderr();
+      log::set_level(level);
+      throw;
+    }
+    logs[misalign / 2] = testing::internal::GetCapturedStderr();
+    log::set_level(level);
+    const int32_t seq = engine->new_sequence();
+    logits[misalign / 2] = engine->forward({seq}, {{3, 17, 42, 5, 88, 1}}, true).to_vector<float>();
+  }
+  // The misaligned tensors were copied (and said so); the aligned ones were not.
+  EXPECT_EQ(logs[0].find("aligned buffer"), std::string::npos) << logs[0];
+  EXPECT_NE(logs[1].find("tensor 'blk.0.attn_q.weight'"), std::string::npos) << logs[1];
+  EXPECT_NE(logs[1].find("not 4-byte aligned: copied into an aligned buffer"), std::string::npos)
+      << logs[1];
+  ASSERT_EQ(logits[0].size(), logits[1].size());
+  ASSERT_EQ(logits[0].size(), 6u * static_cast<size_t>(m.vocab));
+  for (size_t i = 0; i < logits[0].size(); ++i)
+    ASSERT_NEAR(logits[0][i], logits[1][i], 1e-5f * (1.f + std::abs(logits[0][i]))) << i;
 }
 
 TEST(ModelFileHf, ConfigVariants) {
@@ -1106,6 +1167,202 @@ TEST(ModelFileQuantize, QwenKeepsRowOrderAndRejectsOtherTypes) {
 
   expect_error([&] { quantize_model((dir.path() / "hf").string(), out, DType::kQ6_K); },
                {"q6_k", "q8_0, q4_0, q4_1, f16, f32"});
+}
+
+// ------------------------------------------------------------ rope_freqs.weight
+
+// Llama 3 rope scaling as HF's _compute_llama3_parameters describes it.
+struct Llama3Rope {
+  double factor, low, high, orig;
+};
+
+// rope_freqs.weight as llama.cpp's converter computes it: f32 inverse
+// frequencies, then per frequency inv_freq / llama3-scaled inv_freq.
+std::vector<float> converter_rope_freqs(const Llama3Rope& p, float theta, int head_dim) {
+  std::vector<float> out;
+  for (int i = 0; i < head_dim; i += 2) {
+    const float inv = 1.f / std::pow(theta, static_cast<float>(i) / static_cast<float>(head_dim));
+    const double wavelen = 2.0 * std::numbers::pi / inv;
+    if (wavelen < p.orig / p.high) {
+      out.push_back(1.f);
+    } else if (wavelen > p.orig / p.low) {
+      out.push_back(static_cast<float>(p.factor));
+    } else {
+      const double smooth = (p.orig / wavelen - p.low) / (p.high - p.low);
+      out.push_back(static_cast<float>(1.0 / ((1.0 - smooth) / p.factor + smooth)));
+    }
+  }
+  return out;
+}
+
+// What the rope op divides inv_freq[i] by under `c`'s scaling (docs/ops.md
+// "rope"), written out here from the formula.
+double op_divisor(const ModelConfig& c, int i) {
+  const double inv = std::pow(double{c.rope_theta}, -2.0 * i / c.head_dim);
+  if (c.rope_scaling == RopeScalingType::kNone) return 1.0;
+  if (c.rope_scaling == RopeScalingType::kLinear) return c.rope_factor;
+  const double wavelen = 2.0 * std::numbers::pi / inv, orig = c.rope_original_max_position;
+  const double lo = orig / c.rope_low_freq_factor, hi = orig / c.rope_high_freq_factor;
+  if (wavelen < hi) return 1.0;
+  if (wavelen > lo) return c.rope_factor;
+  const double s = (orig / wavelen - c.rope_low_freq_factor) /
+                   (double{c.rope_high_freq_factor} - c.rope_low_freq_factor);
+  return 1.0 / ((1.0 - s) / c.rope_factor + s);
+}
+
+double worst_divisor_error(const ModelConfig& c, const std::vector<float>& divisors) {
+  double worst = 0.0;
+  for (size_t i = 0; i < divisors.size(); ++i)
+    worst =
+        std::max(worst, std::abs(op_divisor(c, static_cast<int>(i)) - divisors[i]) / divisors[i]);
+  return worst;
+}
+
+// A one-layer, one-head GGUF llama model with head_dim 128 and theta 500000
+// (Llama 3's), holding `rope_freqs` (none when empty) and `extra` metadata.
+std::string write_rope_model(const TempDir& dir, const std::string& name,
+                             const std::vector<float>& rope_freqs, const Metadata& extra = {}) {
+  constexpr int64_t kHead = 128, kFfn = 32, kVocab = 8;
+  Metadata md;
+  md.set("general.architecture", meta_string("llama"));
+  md.set("llama.block_count", meta_u32(1));
+  md.set("llama.embedding_length", meta_u32(kHead));
+  md.set("llama.feed_forward_length", meta_u32(kFfn));
+  md.set("llama.attention.head_count", meta_u32(1));
+  md.set("llama.attention.head_count_kv", meta_u32(1));
+  md.set("llama.context_length", meta_u32(131072));
+  md.set("llama.rope.freq_base", meta_f32(500000.f));
+  md.set("llama.rope.dimension_count", meta_u32(kHead));
+  for (const auto& [key, value] : extra.all()) md.set(key, value);
+  std::vector<TensorToWrite> tensors;
+  auto add = [&](const std::string& n, const Shape& shape, std::vector<float> values = {}) {
+    if (values.empty()) values.assign(static_cast<size_t>(numel(shape)), 0.5f);
+    TensorToWrite t{n, DType::kF32, shape, std::vector<uint8_t>(values.size() * 4), nullptr, 0};
+    std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+    tensors.push_back(std::move(t));
+  };
+  add("token_embd.weight", {kVocab, kHead});
+  if (!rope_freqs.empty())
+    add("rope_freqs.weight", {static_cast<int64_t>(rope_freqs.size())}, rope_freqs);
+  for (const char* n : {"attn_norm", "ffn_norm"})
+    add(std::string("blk.0.") + n + ".weight", {kHead});
+  for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output"})
+    add(std::string("blk.0.") + n + ".weight", {kHead, kHead});
+  add("blk.0.ffn_gate.weight", {kFfn, kHead});
+  add("blk.0.ffn_up.weight", {kFfn, kHead});
+  add("blk.0.ffn_down.weight", {kHead, kFfn});
+  add("output_norm.weight", {kHead});
+  const std::string path = dir.file(name);
+  write_gguf(path, md, tensors);
+  return path;
+}
+
+TEST(ModelFileRopeFreqs, Llama31And32TensorsGiveTheirLlama3Scaling) {
+  TempDir dir;
+  const struct {
+    const char* model;
+    Llama3Rope rope;
+  } cases[] = {{"llama-3.1", {8, 1, 4, 8192}}, {"llama-3.2", {32, 1, 4, 8192}}};
+  for (const auto& [model, rope] : cases) {
+    SCOPED_TRACE(model);
+    const std::vector<float> freqs = converter_rope_freqs(rope, 500000.f, 128);
+    ASSERT_EQ(freqs.size(), 64u);
+    const ModelConfig c =
+        ModelFile::open(write_rope_model(dir, std::string(model) + ".gguf", freqs))->config();
+    EXPECT_EQ(c.rope_scaling, RopeScalingType::kLlama3);
+    EXPECT_FLOAT_EQ(c.rope_factor, static_cast<float>(rope.factor));
+    EXPECT_EQ(c.rope_original_max_position, 8192);
+    EXPECT_NEAR(c.rope_low_freq_factor, 1.0, 1e-3);
+    EXPECT_NEAR(c.rope_high_freq_factor, 4.0, 4e-3);
+    EXPECT_LE(worst_divisor_error(c, freqs), 1e-5);
+    EXPECT_EQ(c.rope_style, RMA_ROPE_GPTJ);
+
+    // Only the ratios matter: a file naming another original context gets
+    // other factors with the same divisors.
+    Metadata md;
+    md.set("llama.rope.scaling.original_context_length", meta_u32(4096));
+    const ModelConfig half =
+        ModelFile::open(write_rope_model(dir, std::string(model) + "-4k.gguf", freqs, md))
+            ->config();
+    EXPECT_EQ(half.rope_original_max_position, 4096);
+    EXPECT_NEAR(half.rope_low_freq_factor, 0.5, 1e-3);
+    EXPECT_NEAR(half.rope_high_freq_factor, 2.0, 2e-3);
+    EXPECT_LE(worst_divisor_error(half, freqs), 1e-5);
+  }
+}
+
+TEST(ModelFileRopeFreqs, NarrowBandsStepsOnesAndLinear) {
+  TempDir dir;
+  int n = 0;
+  auto config_of = [&](const std::vector<float>& freqs) {
+    return ModelFile::open(write_rope_model(dir, "m" + std::to_string(n++) + ".gguf", freqs))
+        ->config();
+  };
+  // Bands holding one frequency or none, and wide ones.
+  for (const Llama3Rope rope : {Llama3Rope{8, 1, 1.15, 8192}, Llama3Rope{8, 1, 1.3, 8192},
+                                Llama3Rope{16, 2, 8, 4096}, Llama3Rope{4, 0.5, 64, 8192}}) {
+    SCOPED_TRACE(std::to_string(rope.low) + " " + std::to_string(rope.high));
+    const std::vector<float> freqs = converter_rope_freqs(rope, 500000.f, 128);
+    const ModelConfig c = config_of(freqs);
+    EXPECT_EQ(c.rope_scaling, RopeScalingType::kLlama3);
+    EXPECT_FLOAT_EQ(c.rope_factor, static_cast<float>(rope.factor));
+    EXPECT_LE(worst_divisor_error(c, freqs), 1e-4);
+  }
+  // A pure step.
+  std::vector<float> step(64, 1.f);
+  std::fill(step.begin() + 40, step.end(), 8.f);
+  ModelConfig c = config_of(step);
+  EXPECT_EQ(c.rope_scaling, RopeScalingType::kLlama3);
+  EXPECT_FLOAT_EQ(c.rope_factor, 8.f);
+  EXPECT_LE(worst_divisor_error(c, step), 1e-6);
+  // All ones: no scaling; all the same factor: linear.
+  c = config_of(std::vector<float>(64, 1.f));
+  EXPECT_EQ(c.rope_scaling, RopeScalingType::kNone);
+  c = config_of(std::vector<float>(64, 4.f));
+  EXPECT_EQ(c.rope_scaling, RopeScalingType::kLinear);
+  EXPECT_FLOAT_EQ(c.rope_factor, 4.f);
+}
+
+TEST(ModelFileRopeFreqs, GarbageIsAnErrorNamingTheFileAndTheDisagreement) {
+  TempDir dir;
+  const std::vector<float> llama31 = converter_rope_freqs({8, 1, 4, 8192}, 500000.f, 128);
+  auto expect_rejected = [&](const std::string& name, const std::vector<float>& freqs,
+                             const std::vector<std::string>& parts, const Metadata& md = {}) {
+    SCOPED_TRACE(name);
+    const std::string path = write_rope_model(dir, name, freqs, md);
+    std::vector<std::string> all = {path, "rope_freqs.weight"};
+    all.insert(all.end(), parts.begin(), parts.end());
+    expect_error([&] { ModelFile::open(path)->config(); }, all);
+  };
+  std::vector<float> random = random_floats(64, 7, 4.f);
+  for (float& v : random) v = 1.5f + std::abs(v);  // positive, no pattern
+  expect_rejected("random.gguf", random, {"largest disagreement is divisor", "the tensor has"});
+  std::vector<float> reversed(llama31.rbegin(), llama31.rend());  // scaled above kept
+  expect_rejected("reversed.gguf", reversed, {"largest disagreement"});
+  std::vector<float> bumped = llama31;
+  bumped[31] *= 1.01f;  // one band divisor off the curve by 1 %
+  expect_rejected("bumped.gguf", bumped, {"largest disagreement"});
+  std::vector<float> below_one(64, 1.f);
+  below_one[5] = 0.5f;
+  expect_rejected("below-one.gguf", below_one, {"divisor 5", "0.5", "no scaling"});
+  std::vector<float> negative = llama31;
+  negative[3] = -1.f;
+  expect_rejected("negative.gguf", negative, {"element 3", "expected a positive divisor"});
+  expect_rejected("short.gguf", std::vector<float>(32, 1.f), {"expected shape [64]", "[32]"});
+
+  // With rope.scaling.* metadata too, the tensor must say the same.
+  Metadata md;
+  md.set("llama.rope.scaling.type", meta_string("llama3"));
+  md.set("llama.rope.scaling.factor", meta_f32(32.f));
+  expect_rejected("disagrees.gguf", llama31,
+                  {"disagrees with the llama.rope.scaling.* metadata", "factor 32"}, md);
+  md.set("llama.rope.scaling.factor", meta_f32(8.f));
+  const ModelConfig c =
+      ModelFile::open(write_rope_model(dir, "agrees.gguf", llama31, md))->config();
+  EXPECT_EQ(c.rope_scaling, RopeScalingType::kLlama3);
+  EXPECT_FLOAT_EQ(c.rope_low_freq_factor, 1.f);  // the metadata's, exactly
+  md.set("llama.rope.scaling.type", meta_string("linear"));
+  expect_rejected("linear.gguf", llama31, {"disagrees with", "linear scaling by 8"}, md);
 }
 
 // ------------------------------------------------------------ the real model
