@@ -91,12 +91,35 @@ std::string builtin_plugin_dir() {
   return "rma-plugins";
 }
 
+// Registered after the plugins loaded, so it runs before their libraries'
+// own exit handlers (atexit order is reverse registration): work still queued
+// when the program returns from main (an op whose result nobody read) is
+// finished while the device runtimes (an OpenCL ICD, the CUDA driver) are
+// still alive, rather than torn down under it.
+static void drain_devices_at_exit() {
+  auto* slot = g_runtime_slot();
+  if (!*slot) return;
+  for (const Device& d : (*slot)->devices()) {
+    try {
+      d.synchronize();
+    } catch (...) {
+      // Exiting: a device error now has no one to report to.
+    }
+  }
+}
+
+static void register_exit_drain() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::atexit(drain_devices_at_exit); });
+}
+
 Runtime& Runtime::get() {
   std::lock_guard<std::mutex> lock(g_runtime_mu);
   auto* slot = g_runtime_slot();
   if (!*slot) {
     slot->reset(new Runtime(Config{}.with_environment()));
     (*slot)->load_plugins();
+    register_exit_drain();
   }
   return **slot;
 }
@@ -109,6 +132,7 @@ Runtime& Runtime::init(const Config& config) {
                 "Runtime::init called after the runtime started; call it first");
   slot->reset(new Runtime(config.with_environment()));
   (*slot)->load_plugins();
+  register_exit_drain();
   return **slot;
 }
 
