@@ -1,0 +1,3 @@
+// cuda add: tuning knobs. None yet: 256 threads per block, grid-stride
+// loops (common/binary.cuh).
+#pragma once
