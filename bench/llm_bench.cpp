@@ -58,11 +58,15 @@ int run_llm_bench(const LlmBenchOptions& o) {
   eo.device = o.device;
   eo.max_batch = 1;
   eo.max_context = o.pp + o.tg + 8;
+  eo.precision = o.precision;
   auto engine = llm::Engine::load(o.model, eo);
   const llm::ModelConfig& cfg = engine->config();
+  // The case label carries the precision: the two are different arithmetic.
+  const std::string precision = o.precision == Precision::kFast ? "fast" : "accurate";
   const std::string label =
-      o.label.empty() ? std::filesystem::path(engine->model_file().path()).filename().string()
-                      : o.label;
+      (o.label.empty() ? std::filesystem::path(engine->model_file().path()).filename().string()
+                       : o.label) +
+      " " + precision;
 
   // Random prompt tokens (as llama-bench does), the same every run.
   std::vector<int32_t> prompt(static_cast<size_t>(o.pp));
@@ -109,7 +113,8 @@ int run_llm_bench(const LlmBenchOptions& o) {
                     nlohmann::json extra) {
       nlohmann::json j{{"bench", "llm"}, {"case", label + " " + kase + " t" + std::to_string(threads)},
                        {"metric", metric}, {"value", value}, {"machine", machine},
-                       {"commit", commit}, {"device", engine->device().name()}};
+                       {"commit", commit}, {"device", engine->device().name()},
+                       {"precision", precision}};
       j.update(extra);
       out << j.dump() << "\n";
     };

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "rma/ops.h"
+
 namespace rma::bench {
 
 struct LlmBenchOptions {
@@ -18,6 +20,7 @@ struct LlmBenchOptions {
   int tg = 128;             // generated tokens
   int repeat = 3;
   int threads = 0;          // CPU threads (RM_NUM_THREADS); 0: the default
+  Precision precision = Precision::kAccurate;  // quant_linear's (rma/ops.h)
   std::string json_path;    // one JSON object per case, a line each
 };
 

@@ -35,9 +35,18 @@ enum class Activation : int32_t {
   kTanh = RMA_ACT_TANH,
 };
 
+// quant_linear's arithmetic contract (rma_precision; docs/ops.md).
+enum class Precision : int32_t {
+  kAccurate = RMA_PRECISION_ACCURATE,  // as if f32 from the dequantized weights
+  kFast = RMA_PRECISION_FAST,          // activations may be rounded to 8 bits
+};
+
 // Attribute structs with the ABI's defaults filled in.
 rma_linear_attrs linear_attrs(Activation act = Activation::kNone, bool trans_a = false,
-                              bool trans_b = true, float act_param = 0.01f, float alpha = 1.f);
+                              bool trans_b = true, float act_param = 0.01f, float alpha = 1.f,
+                              Precision precision = Precision::kAccurate);
+// `a` with its precision set (quant_linear; linear ignores it).
+rma_linear_attrs with_precision(rma_linear_attrs a, Precision precision);
 rma_norm_attrs norm_attrs(float eps);
 rma_rope_attrs rope_attrs(float theta = 10000.f, rma_rope_style style = RMA_ROPE_NEOX,
                           int rotary_dim = 0);

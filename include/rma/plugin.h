@@ -140,11 +140,25 @@ typedef enum rma_activation {
   RMA_ACT_TANH = 7
 } rma_activation;
 
+/* quant_linear's arithmetic contract (docs/ops.md "quant_linear"). */
+typedef enum rma_precision {
+  /* The result as if computed in f32 from the exactly dequantized weights:
+   * f32 rounding-level error, no rounding of the activations. */
+  RMA_PRECISION_ACCURATE = 0,
+  /* The backend may also round the activations to 8 bits (e.g. q8 blocks of
+   * 32, as llama.cpp does): about 1% relative error per output. */
+  RMA_PRECISION_FAST = 1
+} rma_precision;
+
 /* linear / quant_linear: y = act(alpha * opA(x) . opB(w) + bias), accumulated
  * in f32. opA(x) = x[T,K], or x stored [K,T] when trans_a. opB(w) is w
  * stored [N,K] transposed when trans_b (the linear layout, the default), or w
  * stored [K,N] as is when !trans_b. quant_linear requires trans_a == 0 and
- * trans_b == 1. */
+ * trans_b == 1.
+ * `precision` was appended to ABI v1: a plugin reads it only when
+ * struct_size >= offsetof(rma_linear_attrs, precision) + sizeof(int32_t),
+ * and treats a shorter struct (a caller built against the older header) as
+ * RMA_PRECISION_ACCURATE. linear is always computed in f32 and ignores it. */
 typedef struct rma_linear_attrs {
   uint32_t struct_size;
   uint32_t abi_version;
@@ -153,6 +167,7 @@ typedef struct rma_linear_attrs {
   int32_t activation; /* rma_activation */
   float activation_param;
   float alpha;
+  int32_t precision; /* rma_precision (quant_linear); appended, see above */
 } rma_linear_attrs;
 
 typedef struct rma_norm_attrs {

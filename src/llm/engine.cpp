@@ -57,6 +57,9 @@ void check_options(const EngineOptions& o) {
             std::to_string(kDefaultMaxContext) + "), got " + std::to_string(o.max_context));
   if (o.kv_block_size < 1)
     invalid("EngineOptions.kv_block_size: expected >= 1, got " + std::to_string(o.kv_block_size));
+  if (o.precision != Precision::kAccurate && o.precision != Precision::kFast)
+    invalid("EngineOptions.precision: expected kAccurate or kFast, got " +
+            std::to_string(static_cast<int32_t>(o.precision)));
   if (!is_valid(static_cast<int32_t>(o.kv_dtype)) || !is_float(o.kv_dtype))
     invalid("EngineOptions.kv_dtype: expected f32, f16 or bf16, got " +
             (is_valid(static_cast<int32_t>(o.kv_dtype)) ? std::string(name(o.kv_dtype))
@@ -214,7 +217,7 @@ int32_t Engine::sequence_length(int32_t seq) const {
 // ------------------------------------------------------------------ forward
 
 Tensor Engine::Impl::matmul(const Tensor& x, const Matrix& m, Activation act) const {
-  const rma_linear_attrs attrs = linear_attrs(act);
+  const rma_linear_attrs attrs = with_precision(linear_attrs(act), options.precision);
   return ops::run(m.op, {x, m.w, m.bias}, &attrs)[0];
 }
 

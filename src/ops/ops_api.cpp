@@ -8,7 +8,7 @@ namespace rma {
 // ------------------------------------------------------- attribute helpers
 
 rma_linear_attrs linear_attrs(Activation act, bool trans_a, bool trans_b, float act_param,
-                              float alpha) {
+                              float alpha, Precision precision) {
   rma_linear_attrs a{};
   a.struct_size = sizeof(a);
   a.abi_version = RMA_ABI_VERSION;
@@ -17,6 +17,12 @@ rma_linear_attrs linear_attrs(Activation act, bool trans_a, bool trans_b, float 
   a.activation = static_cast<int32_t>(act);
   a.activation_param = act_param;
   a.alpha = alpha;
+  a.precision = static_cast<int32_t>(precision);
+  return a;
+}
+
+rma_linear_attrs with_precision(rma_linear_attrs a, Precision precision) {
+  a.precision = static_cast<int32_t>(precision);
   return a;
 }
 

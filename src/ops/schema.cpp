@@ -5,6 +5,7 @@
 // reading this file; nothing here trusts a descriptor before checking it.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <optional>
@@ -139,15 +140,19 @@ void expect_gqa(const Arg& kv, int64_t hq, int64_t hkv) {
 
 // --------------------------------------------------------------- attributes
 
+// min_size: the size of the struct's first ABI v1 form, for structs that
+// have had fields appended since (their readers check struct_size before
+// touching those); 0 means the whole struct.
 template <class A>
-const A& get_attrs(rma_op op, const void* attrs, const char* struct_name) {
+const A& get_attrs(rma_op op, const void* attrs, const char* struct_name, size_t min_size = 0) {
   if (attrs == nullptr) fail(op, std::string("attributes: expected ") + struct_name + ", got NULL");
   // struct_size is the first field of every attribute struct, so it is
   // readable even from an older, shorter struct.
   const uint32_t size = static_cast<const A*>(attrs)->struct_size;
-  if (size < sizeof(A))
+  const size_t need = min_size > 0 ? min_size : sizeof(A);
+  if (size < need)
     fail(op, std::string("attributes: expected ") + struct_name + " with struct_size >= " +
-                 str(int64_t(sizeof(A))) + ", got struct_size " + str(int64_t(size)));
+                 str(int64_t(need)) + ", got struct_size " + str(int64_t(size)));
   return *static_cast<const A*>(attrs);
 }
 
@@ -201,7 +206,14 @@ Shape with_last(Shape s, int64_t last) {
 
 std::vector<TensorDesc> infer_linear_like(const Call& c, bool quantized) {
   const Arg &x = c.in[0], &w = c.in[1], &bias = c.in[2];
-  const auto& a = get_attrs<rma_linear_attrs>(c.op, c.attrs, "rma_linear_attrs");
+  // `precision` was appended to ABI v1: a shorter struct means accurate.
+  const auto& a = get_attrs<rma_linear_attrs>(c.op, c.attrs, "rma_linear_attrs",
+                                              offsetof(rma_linear_attrs, precision));
+  if (a.struct_size >= offsetof(rma_linear_attrs, precision) + sizeof(a.precision) &&
+      a.precision != RMA_PRECISION_ACCURATE && a.precision != RMA_PRECISION_FAST)
+    fail_attr(c.op, "precision",
+              "expected an rma_precision (0: accurate, 1: fast), got " +
+                  str(int64_t{a.precision}));
   expect_bool_attr(c.op, "trans_a", a.trans_a);
   expect_bool_attr(c.op, "trans_b", a.trans_b);
   if (a.activation < RMA_ACT_NONE || a.activation > RMA_ACT_TANH)

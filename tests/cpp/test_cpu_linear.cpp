@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <numbers>
 #include <random>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "rma/device.h"
+#include "rma/error.h"
 #include "rma/half.h"
 #include "rma/ops.h"
 #include "rma/quant.h"
@@ -246,19 +248,27 @@ struct QuantCase {
   // them +-127, so quantizing x loses nothing and every path must match
   // the reference to f32 rounding (a tight check of the integer kernels).
   bool exact_x = false;
+  Precision precision = Precision::kAccurate;
+  // One large value in every block of 32 of x (activation outliers).
+  bool outliers = false;
 };
 
-// The cpu quantizes x to int8 blocks of 32 (scale amax / 127) for its
+// Accurate: f32 arithmetic on the exactly dequantized weights, so the bound
+// is linear's f32 accumulation term alone (the cpu's 24-bit activation
+// blocks are off by at most 2^-24 of a block's largest value).
+// Fast: the cpu may round x to int8 blocks of 32 (scale amax / 127) for its
 // integer GEMV: each element of x is then off by at most half a step, so
 // |y - ref| <= sum_k |w_k| * step(k) / 2 bounds that error exactly. Past the
 // GEMV range the weights are dequantized into an f32 GEMM and that term is
 // not allowed.
 constexpr int64_t kQuantGemvMaxRows = 32;  // quant_linear_config::kGemvMaxRows
 void check_quant_linear(const QuantCase& c, uint32_t seed = 1) {
+  const bool fast = c.precision == Precision::kFast;
   SCOPED_TRACE("quant_linear T=" + std::to_string(c.t) + " N=" + std::to_string(c.n) +
                " K=" + std::to_string(c.k) + " w " + std::string(name(c.wt)) + " x " +
                std::string(name(c.xt)) + " act=" + act_name(c.act) +
-               " bias=" + std::to_string(c.bias));
+               " bias=" + std::to_string(c.bias) + (fast ? " fast" : " accurate") +
+               (c.outliers ? " outliers" : ""));
   std::mt19937 rng(seed);
   Shape xs = c.lead.empty() ? Shape{c.t} : c.lead;
   xs.push_back(c.k);
@@ -271,6 +281,11 @@ void check_quant_linear(const QuantCase& c, uint32_t seed = 1) {
       const bool peak = static_cast<int64_t>(i % 32) == b % 32;
       x.v[i] = scale * static_cast<float>(peak ? (b % 2 ? 127 : -127) : q(rng));
     }
+    x.t = float_tensor(x.v, xs, c.xt);
+  }
+  if (c.outliers) {
+    for (size_t i = 0; i < x.v.size(); i += 32)
+      x.v[i + (i / 32) % 32] = round_to(c.xt, (i / 32 % 2 ? 300.f : -250.f));
     x.t = float_tensor(x.v, xs, c.xt);
   }
   // Weights: random floats, quantized, then dequantized by the core's
@@ -290,7 +305,7 @@ void check_quant_linear(const QuantCase& c, uint32_t seed = 1) {
   if (c.bias) b = random_tensor({c.n}, c.xt, rng);
   const float param = 0.1f;
   const Tensor y = ops::quant_linear(x.t, w, c.bias ? b.t : Tensor{},
-                                     linear_attrs(c.act, false, true, param, 1.f));
+                                     linear_attrs(c.act, false, true, param, 1.f, c.precision));
   Shape ys = c.lead.empty() ? Shape{c.t} : c.lead;
   ys.push_back(c.n);
   ASSERT_EQ(y.shape(), ys);
@@ -320,7 +335,7 @@ void check_quant_linear(const QuantCase& c, uint32_t seed = 1) {
       const double pre = acc + bias;
       const double ref = act_ref(c.act, pre, param);
       // Activations here have slopes <= 1.2.
-      const double tol = (gemv && !c.exact_x ? 1.2 * 1.01 * qerr : 0.0) +
+      const double tol = (fast && gemv && !c.exact_x ? 1.2 * 1.01 * qerr : 0.0) +
                          4e-6 * (mag + std::fabs(bias)) + 1e-6 + out_eps(c.xt) * std::fabs(ref);
       const double v = got[i * c.n + j];
       if (!(std::fabs(v - ref) <= tol)) {
@@ -331,64 +346,121 @@ void check_quant_linear(const QuantCase& c, uint32_t seed = 1) {
     }
 }
 
-const DType kQuantTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ4_K, DType::kQ6_K};
+const DType kQuantTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1,
+                             DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+constexpr Precision kPrecisions[] = {Precision::kAccurate, Precision::kFast};
 
 TEST(CpuQuantLinear, EveryWeightTypeOverGemvAndGemmRows) {
-  for (DType wt : kQuantTypes) {
-    const int64_t be = block_elems(wt);
-    // K: one block, an odd number of 32-blocks (a lone block at the end of
-    // a row), and several 256-blocks; T across the GEMV (<= 8) and the GEMM.
-    const std::vector<int64_t> ks =
-        be == 32 ? std::vector<int64_t>{32, 96, 576} : std::vector<int64_t>{256, 768};
-    for (int64_t k : ks)
-      for (int64_t t : {1, 2, 3, 4, 5, 8, 9, 33, 70})
-        for (int64_t n : {1, 17, 100}) {
-          QuantCase c{t, n, k, wt};
-          c.bias = (t + n) % 2 == 1;
-          check_quant_linear(c);
-        }
-  }
+  for (Precision pr : kPrecisions)
+    for (DType wt : kQuantTypes) {
+      const int64_t be = block_elems(wt);
+      // K: one block, an odd number of 32-blocks (a lone block at the end
+      // of a row; a partial quad), and several 256-blocks; T across the
+      // GEMV (1 takes four weight rows per pass) and the GEMM; N across
+      // groups of four rows with a remainder.
+      const std::vector<int64_t> ks =
+          be == 32 ? std::vector<int64_t>{32, 96, 576} : std::vector<int64_t>{256, 768};
+      for (int64_t k : ks)
+        for (int64_t t : {1, 2, 3, 4, 5, 8, 9, 33, 70})
+          for (int64_t n : {1, 17, 100}) {
+            QuantCase c{t, n, k, wt};
+            c.bias = (t + n) % 2 == 1;
+            c.precision = pr;
+            check_quant_linear(c);
+          }
+    }
 }
 
 TEST(CpuQuantLinear, IntegerKernelsAreExactOnTheQ8Grid) {
-  for (DType wt : kQuantTypes) {
-    const std::vector<int64_t> ks =
-        block_elems(wt) == 32 ? std::vector<int64_t>{32, 96, 576} : std::vector<int64_t>{256, 768};
-    for (int64_t k : ks)
-      for (int64_t t : {1, 2, 3, 4, 5, 13, 40}) {
-        QuantCase c{t, 23, k, wt};
-        c.exact_x = true;
-        check_quant_linear(c, 3);
-      }
-  }
+  for (Precision pr : kPrecisions)
+    for (DType wt : kQuantTypes) {
+      const std::vector<int64_t> ks = block_elems(wt) == 32 ? std::vector<int64_t>{32, 96, 576}
+                                                            : std::vector<int64_t>{256, 768};
+      for (int64_t k : ks)
+        for (int64_t t : {1, 2, 3, 4, 5, 13, 40}) {
+          QuantCase c{t, 23, k, wt};
+          c.exact_x = true;
+          c.precision = pr;
+          check_quant_linear(c, 3);
+        }
+    }
+}
+
+TEST(CpuQuantLinear, AccurateStaysTightWithActivationOutliers) {
+  // A value 300x the others in every block: fast rounds the rest of the
+  // block to a coarse step; accurate keeps them within f32 rounding.
+  for (DType wt : kQuantTypes)
+    for (int64_t t : {1, 3}) {
+      QuantCase c{t, 41, block_elems(wt) == 32 ? 192 : 512, wt};
+      c.outliers = true;
+      check_quant_linear(c, 5);
+    }
 }
 
 TEST(CpuQuantLinear, HalfPrecisionActivationsAndEpilogues) {
-  for (DType wt : kQuantTypes)
-    for (DType xt : {DType::kF16, DType::kBF16})
-      for (int64_t t : {3, 12}) {
-        QuantCase c{t, 37, block_elems(wt) == 32 ? 160 : 512, wt, xt, Activation::kSilu};
-        check_quant_linear(c);
-      }
-  for (int a = 0; a <= static_cast<int>(Activation::kTanh); ++a) {
-    QuantCase c{2, 29, 64, DType::kQ4_1, DType::kF32, static_cast<Activation>(a)};
-    check_quant_linear(c, 11 + a);
+  for (Precision pr : kPrecisions) {
+    for (DType wt : kQuantTypes)
+      for (DType xt : {DType::kF16, DType::kBF16})
+        for (int64_t t : {1, 3, 12}) {
+          QuantCase c{t, 37, block_elems(wt) == 32 ? 160 : 512, wt, xt, Activation::kSilu};
+          c.precision = pr;
+          check_quant_linear(c);
+        }
+    for (int a = 0; a <= static_cast<int>(Activation::kTanh); ++a) {
+      QuantCase c{2, 29, 64, DType::kQ4_1, DType::kF32, static_cast<Activation>(a)};
+      c.precision = pr;
+      check_quant_linear(c, 11 + a);
+    }
   }
 }
 
 TEST(CpuQuantLinear, LeadingDimsAndLargeRows) {
-  QuantCase c{6, 40, 96, DType::kQ8_0};
-  c.lead = {2, 3};
-  check_quant_linear(c);
-  // Many rows: several GEMV chunks per thread, and a GEMM across blocks.
-  check_quant_linear({1, 3000, 576, DType::kQ4_0});
-  check_quant_linear({4, 1100, 512, DType::kQ6_K});
-  check_quant_linear({40, 3100, 512, DType::kQ4_K, DType::kBF16, Activation::kGelu});
+  for (Precision pr : kPrecisions) {
+    QuantCase c{6, 40, 96, DType::kQ8_0};
+    c.lead = {2, 3};
+    c.precision = pr;
+    check_quant_linear(c);
+    // Many rows: several GEMV chunks per thread, and a GEMM across blocks.
+    for (QuantCase big :
+         {QuantCase{1, 3000, 576, DType::kQ4_0}, QuantCase{1, 2001, 576, DType::kQ4_1},
+          QuantCase{1, 1203, 1536, DType::kQ5_K}, QuantCase{4, 1100, 512, DType::kQ6_K},
+          QuantCase{40, 3100, 512, DType::kQ4_K, DType::kBF16, Activation::kGelu}}) {
+      big.precision = pr;
+      check_quant_linear(big);
+    }
+  }
 }
 
-TEST(CpuQuantLinear, GemmPathDequantizesBitExactly) {
-  // x = the identity (T = K rows, past the GEMV range): y[t, n] = w[n, t]
-  // exactly as dequantize_row gives it (sums of one product and zeros).
+TEST(CpuQuantLinear, AttrsFromBeforePrecisionMeanAccurate) {
+  // A caller built against the header before `precision` passes the shorter
+  // struct: accepted, and computed as accurate. A value other than 0 / 1 is
+  // an error naming the attribute.
+  std::mt19937 rng(9);
+  const HostTensor x = random_tensor({2, 96}, DType::kF32, rng);
+  std::vector<float> wf(static_cast<size_t>(5 * 96));
+  for (float& v : wf) v = std::uniform_real_distribution<float>(-0.1f, 0.1f)(rng);
+  std::vector<uint8_t> wq(static_cast<size_t>(bytes_for(DType::kQ4_1, wf.size())));
+  quantize_row(DType::kQ4_1, wf.data(), wq.data(), static_cast<int64_t>(wf.size()));
+  const Tensor w = Tensor::from_host(wq.data(), {5, 96}, DType::kQ4_1, cpu());
+  rma_linear_attrs old = linear_attrs(Activation::kNone, false, true, 0.01f, 1.f, Precision::kFast);
+  old.struct_size = offsetof(rma_linear_attrs, precision);
+  const std::vector<float> got =
+      to_floats(ops::run(RMA_OP_QUANT_LINEAR, {x.t, w, Tensor{}}, &old)[0]);
+  const std::vector<float> want = to_floats(ops::quant_linear(x.t, w));
+  EXPECT_EQ(got, want);
+  rma_linear_attrs bad = linear_attrs();
+  bad.precision = 2;
+  try {
+    ops::quant_linear(x.t, w, Tensor{}, bad);
+    ADD_FAILURE() << "precision 2 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("precision"), std::string::npos) << e.what();
+  }
+}
+
+// x = the identity (T = K rows, past the GEMV range): y[t, n] = w[n, t]
+// exactly as dequantize_row gives it (sums of one product and zeros).
+void check_gemm_dequantizes_bit_exactly() {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-2.f, 2.f);
   for (DType wt : kQuantTypes) {
@@ -418,6 +490,8 @@ TEST(CpuQuantLinear, GemmPathDequantizesBitExactly) {
         }
   }
 }
+
+TEST(CpuQuantLinear, GemmPathDequantizesBitExactly) { check_gemm_dequantizes_bit_exactly(); }
 
 // ------------------------------------------------------------ SIMD targets
 // The cpu plugin picks its kernels at run time with Highway; this machine
@@ -473,14 +547,17 @@ TEST(CpuLinearTargets, EveryCompiledSimdTargetMatches) {
       c.trans_b = false;
       check_linear(c);
     }
-    for (DType wt : kQuantTypes) {
-      const int64_t k = block_elems(wt) == 32 ? 96 : 512;
-      check_quant_linear({2, 41, k, wt});
-      check_quant_linear({12, 41, k, wt, DType::kBF16});
-      QuantCase c{5, 19, k, wt};
-      c.exact_x = true;
-      check_quant_linear(c);
-    }
+    for (Precision pr : kPrecisions)
+      for (DType wt : kQuantTypes) {
+        const int64_t k = block_elems(wt) == 32 ? 96 : 512;
+        for (QuantCase c : {QuantCase{1, 41, k, wt}, QuantCase{2, 41, k, wt},
+                            QuantCase{12, 41, k, wt, DType::kBF16}, QuantCase{5, 19, k, wt}}) {
+          c.exact_x = c.n == 19;
+          c.precision = pr;
+          check_quant_linear(c);
+        }
+      }
+    check_gemm_dequantizes_bit_exactly();
   }
   if (ran == 0) GTEST_SKIP() << "Highway's target hook is not reachable (libhwy not shared?)";
 }
@@ -489,6 +566,7 @@ TEST(CpuQuantLinear, OutlierInABlockKeepsTheOthersAccurate) {
   // One large value per block of 32 makes the q8 step of x coarse for the
   // rest of the block; the bound in check_quant_linear accounts for it.
   QuantCase c{1, 64, 256, DType::kQ8_0};
+  c.precision = Precision::kFast;
   check_quant_linear(c, 99);
 }
 

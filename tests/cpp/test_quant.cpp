@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -370,6 +371,28 @@ TEST(QuantLinearWeights, SchemaTakesQ5KAndHalfWeights) {
   const std::string partial = rejection(
       RMA_OP_QUANT_LINEAR, {desc(DType::kF32, {2, 576}), desc(DType::kQ5_K, {9, 576})}, &a);
   EXPECT_NE(partial.find("256"), std::string::npos) << partial;
+}
+
+TEST(QuantLinearWeights, SchemaChecksPrecision) {
+  const std::vector<rma_tensor> in = {desc(DType::kF32, {2, 64}), desc(DType::kQ4_1, {9, 64})};
+  for (Precision p : {Precision::kAccurate, Precision::kFast}) {
+    const auto a = linear_attrs(Activation::kNone, false, true, 0.01f, 1.f, p);
+    EXPECT_EQ(infer_outputs(RMA_OP_QUANT_LINEAR, in, &a)[0].shape, (Shape{2, 9}));
+  }
+  for (int32_t bad : {2, -1}) {
+    rma_linear_attrs a = linear_attrs();
+    a.precision = bad;
+    const std::string why = rejection(RMA_OP_QUANT_LINEAR, in, &a);
+    EXPECT_NE(why.find("precision"), std::string::npos) << why;
+  }
+  // A caller built before `precision` was appended: the shorter struct is
+  // accepted (as accurate); shorter still is not.
+  rma_linear_attrs old = linear_attrs();
+  old.precision = 7;  // past struct_size: never read
+  old.struct_size = offsetof(rma_linear_attrs, precision);
+  EXPECT_EQ(infer_outputs(RMA_OP_QUANT_LINEAR, in, &old)[0].shape, (Shape{2, 9}));
+  old.struct_size -= 4;
+  EXPECT_NE(rejection(RMA_OP_QUANT_LINEAR, in, &old).find("struct_size"), std::string::npos);
 }
 
 Device cpu() { return Runtime::get().device("cpu"); }

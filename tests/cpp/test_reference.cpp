@@ -108,7 +108,8 @@ void expect_near(const std::vector<float>& got, const std::vector<float>& want, 
 
 rma_linear_attrs linear_attrs(int32_t act = RMA_ACT_NONE, bool trans_a = false, bool trans_b = true,
                               float alpha = 1.f, float param = 0.f) {
-  return {sizeof(rma_linear_attrs), RMA_ABI_VERSION, trans_a, trans_b, act, param, alpha};
+  return {sizeof(rma_linear_attrs), RMA_ABI_VERSION, trans_a, trans_b, act, param, alpha,
+          RMA_PRECISION_ACCURATE};
 }
 rma_norm_attrs norm_attrs(float eps) { return {sizeof(rma_norm_attrs), RMA_ABI_VERSION, eps}; }
 rma_rope_attrs rope_attrs(int32_t style, int32_t rotary_dim, float theta,

@@ -26,10 +26,12 @@ import numpy as np
 
 # Tolerances on |ours - oracle| / max|oracle logits| per prompt.
 #   f32 weights: the same arithmetic up to summation order and f32 rounding.
-#   quantized weights: ours may quantize activations to 8 bits inside
-#   quant_linear (docs/ops.md), the oracle multiplies in f32.
-TOL_F32 = 2e-4
-TOL_QUANT = 3e-2
+#   quantized weights: the engine's default precision (accurate) computes as
+#   if in f32 from the dequantized weights (docs/ops.md, quant_linear), so
+#   only summation order and f32 rounding differ, through more layers of
+#   larger weights; measured ~1e-6 to 4e-6.
+TOL_F32 = 2e-5
+TOL_QUANT = 1e-4
 
 
 def run_probe(probe, model, device, ids, n_greedy, workdir):

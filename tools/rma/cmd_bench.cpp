@@ -113,9 +113,19 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   llm->add_option("--repeat", lo->repeat, "Timed runs (after one warm-up)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   llm->add_option("-t,--threads", lo->threads, "CPU threads (default: the cores available)");
-  llm->add_option("--label", lo->label, "Case label (default: the model file name)");
+  llm->add_option("--label", lo->label,
+                  "Case label (default: the model file name; the precision is appended)");
+  auto precision = std::make_shared<std::string>("accurate");
+  llm->add_option("--precision", *precision,
+                  "quant_linear arithmetic: accurate (as f32 from the dequantized weights) or fast "
+                  "(activations rounded to 8 bits, as llama.cpp)")
+      ->check(CLI::IsMember({"accurate", "fast"}))
+      ->capture_default_str();
   llm->add_option("--json", lo->json_path, "Append one JSON object per case (a line each)");
-  llm->callback([lo, &exit_code] { exit_code = bench::run_llm_bench(*lo); });
+  llm->callback([lo, precision, &exit_code] {
+    lo->precision = *precision == "fast" ? Precision::kFast : Precision::kAccurate;
+    exit_code = bench::run_llm_bench(*lo);
+  });
 }
 
 }  // namespace rma::cli

@@ -40,6 +40,7 @@ struct CommonArgs {
   llm::SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;
+  std::string precision = "accurate";  // "accurate" or "fast"
 };
 
 void add_common_options(CLI::App* cmd, CommonArgs& a) {
@@ -79,6 +80,11 @@ void add_common_options(CLI::App* cmd, CommonArgs& a) {
   cmd->add_option("--stop", a.stop, "Stop when this text appears (repeatable; not printed)")
       ->allow_extra_args(false);  // one string per --stop
   cmd->add_flag("--ignore-eos", a.ignore_eos, "Keep generating past end-of-generation tokens");
+  cmd->add_option("--precision", a.precision,
+                  "quant_linear arithmetic: accurate (as f32 from the dequantized weights) or fast "
+                  "(activations rounded to 8 bits, as llama.cpp)")
+      ->check(CLI::IsMember({"accurate", "fast"}))
+      ->capture_default_str();
 }
 
 // A progress bar on stderr while weights load, only on a terminal.
@@ -103,6 +109,7 @@ std::unique_ptr<Engine> load_engine(const CommonArgs& a) {
   options.device = a.device;
   options.max_batch = 1;
   options.max_context = a.max_context;
+  options.precision = a.precision == "fast" ? Precision::kFast : Precision::kAccurate;
   options.on_load_progress = load_progress();
   return Engine::load(a.model, options);
 }

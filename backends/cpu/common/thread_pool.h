@@ -36,10 +36,12 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_;
-  const std::function<void(int, int)>* job_ = nullptr;
+  // Published before generation_ moves, so that a spinning worker that sees
+  // the new generation takes the job without touching the mutex.
+  std::atomic<const std::function<void(int, int)>*> job_{nullptr};
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
   std::mutex run_mu_;  // one job at a time
 };
 

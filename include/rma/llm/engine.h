@@ -23,6 +23,7 @@
 #include "rma/dtype.h"
 #include "rma/llm/model_file.h"
 #include "rma/llm/tokenizer.h"
+#include "rma/ops.h"
 #include "rma/tensor.h"
 
 namespace rma::llm {
@@ -33,6 +34,9 @@ struct EngineOptions {
   int max_context = 0;          // tokens per sequence; 0: min(model's, 4096)
   int kv_block_size = 16;       // tokens per KV cache block
   DType kv_dtype = DType::kF32; // f32 or f16 (where the device has it)
+  // quant_linear's arithmetic (rma/ops.h): accurate (as f32 from the
+  // dequantized weights) or fast (activations may be rounded to 8 bits).
+  Precision precision = Precision::kAccurate;
   // Called while weights upload: (bytes done, bytes total).
   std::function<void(uint64_t, uint64_t)> on_load_progress;
 };

@@ -49,12 +49,14 @@ struct OpTol {
 
 // f32 bounds leave room for other summation orders and SIMD approximations
 // of exp/erf/tanh/sin; f16 and bf16 bounds are one or two units in the last
-// place of the output plus rounded intermediates. quant_linear is looser
-// because backends may quantize activations (docs/ops.md). Integer outputs
-// (ids) are always compared exactly.
+// place of the output plus rounded intermediates. quant_linear's entry is
+// its accurate precision (f32 from the dequantized weights: linear's
+// bounds); fast, where backends may round activations to 8 bits, has its
+// own looser one below (docs/ops.md). Integer outputs (ids) are always
+// compared exactly.
 constexpr OpTol kTolerance[RMA_OP_COUNT] = {
     /* linear */ {{1e-4, 1e-3}, {5e-3, 1e-2}, {3e-2, 5e-2}},
-    /* quant_linear */ {{2e-2, 2e-2}, {3e-2, 3e-2}, {5e-2, 5e-2}},
+    /* quant_linear (accurate) */ {{1e-4, 1e-3}, {5e-3, 1e-2}, {3e-2, 5e-2}},
     /* rms_norm */ {{1e-5, 1e-4}, {2e-3, 5e-3}, {1e-2, 2e-2}},
     /* add_rms_norm */ {{1e-5, 1e-4}, {2e-3, 5e-3}, {1e-2, 2e-2}},
     /* layer_norm */ {{1e-5, 1e-4}, {2e-3, 5e-3}, {1e-2, 2e-2}},
@@ -75,9 +77,19 @@ constexpr OpTol kTolerance[RMA_OP_COUNT] = {
     /* mul */ {{1e-6, 1e-5}, {1e-3, 2e-3}, {1e-2, 1e-2}},
 };
 
-Tol tolerance(rma_op op, DType precision) {
-  const OpTol& t = kTolerance[op];
+// quant_linear with RMA_PRECISION_FAST: activations rounded to q8 blocks of
+// 32 (half a step of amax / 127 per element) give ~1% per output.
+constexpr OpTol kQuantLinearFastTolerance = {{2e-2, 2e-2}, {3e-2, 3e-2}, {5e-2, 5e-2}};
+
+Tol pick(const OpTol& t, DType precision) {
   return precision == DType::kF16 ? t.f16 : precision == DType::kBF16 ? t.bf16 : t.f32;
+}
+Tol tolerance(rma_op op, DType precision) { return pick(kTolerance[op], precision); }
+
+// Summations of `reduction` terms widen a tolerance as sqrt(length / 256).
+Tol widened(Tol t, int64_t reduction) {
+  const double widen = std::max(1.0, std::sqrt(double(reduction) / 256.0));
+  return {t.atol * widen, t.rtol * widen};
 }
 
 // Integers are exact: any difference (>= 1) normalises to >= 2.
@@ -207,10 +219,7 @@ class Builder {
     if (!note.empty()) c.shapes += "; " + note;
     c.inputs = std::move(inputs);
     c.attrs = std::move(attrs);
-    c.tol = tolerance(op_, precision);
-    const double widen = std::max(1.0, std::sqrt(double(reduction) / 256.0));
-    c.tol.atol *= widen;
-    c.tol.rtol *= widen;
+    c.tol = widened(tolerance(op_, precision), reduction);
     if (skipping()) {
       scratch_ = std::move(c);
       return scratch_;
@@ -263,7 +272,10 @@ void linear_like_cases(Builder& g) {
                                   g.uniform(w_shape, w_dt, -w_range, w_range),
                                   bias ? g.uniform({s.n}, x_dt, -0.5f, 0.5f) : absent()};
     const std::string label = quant ? dname(w_dt) + " x " + dname(x_dt) : dname(x_dt);
-    g.add(label, x_dt, std::move(in), names, attrs_of(a), note, s.k);
+    const bool fast = quant && a.precision == RMA_PRECISION_FAST;
+    Case& c = g.add(label, x_dt, std::move(in), names, attrs_of(a),
+                    fast ? (note.empty() ? "fast" : note + ", fast") : note, s.k);
+    if (fast) c.tol = widened(pick(kQuantLinearFastTolerance, x_dt), s.k);
   };
 
   if (!quant) {
@@ -285,18 +297,25 @@ void linear_like_cases(Builder& g) {
     return;
   }
   // quant_linear: every weight type with f32 activations over the shape set,
-  // then f16 and bf16 activations on one shape each.
-  for (DType wt : kQuantTypes) {
-    const int64_t b = block_elems(wt);
-    const LinearShape shapes[] = {{7, 2 * b, 13}, {1, b, 1}, {0, b, 8}, {256, 512, 384}};
-    for (const LinearShape& s : shapes) one(DType::kF32, wt, s, linear_attrs(), true, "");
-    one(DType::kF32, wt, {5, b, 9}, linear_attrs(), false, "no bias");
-    one(DType::kF32, wt, {5, b, 9}, linear_attrs(Activation::kSilu), true, "silu");
-    one(DType::kF32, wt, {5, b, 9}, linear_attrs(), true, "x with leading dims", {2, 3});
+  // then f16 and bf16 activations on one shape each; in both precisions
+  // (accurate, the default, first). T = 1 and a decode-sized K (several
+  // blocks per row) are the shapes backends special-case.
+  for (Precision pr : {Precision::kAccurate, Precision::kFast}) {
+    const auto attrs = [pr](Activation act = Activation::kNone) {
+      return with_precision(linear_attrs(act), pr);
+    };
+    for (DType wt : kQuantTypes) {
+      const int64_t b = block_elems(wt);
+      const LinearShape shapes[] = {
+          {7, 2 * b, 13}, {1, b, 1}, {0, b, 8}, {1, 6 * b, 70}, {256, 512, 384}};
+      for (const LinearShape& s : shapes) one(DType::kF32, wt, s, attrs(), true, "");
+      one(DType::kF32, wt, {5, b, 9}, attrs(), false, "no bias");
+      one(DType::kF32, wt, {5, b, 9}, attrs(Activation::kSilu), true, "silu");
+      one(DType::kF32, wt, {5, b, 9}, attrs(), true, "x with leading dims", {2, 3});
+    }
+    for (DType x_dt : {DType::kF16, DType::kBF16})
+      for (DType wt : kQuantTypes) one(x_dt, wt, {7, 2 * block_elems(wt), 13}, attrs(), true, "");
   }
-  for (DType x_dt : {DType::kF16, DType::kBF16})
-    for (DType wt : kQuantTypes)
-      one(x_dt, wt, {7, 2 * block_elems(wt), 13}, linear_attrs(), true, "");
   // f16 / bf16 weights (weight-only compression): any K, f32 activations at
   // decode (T = 1), small-batch (T = 4) and prefill-like (T = 33) sizes, then
   // 16-bit activations of the other type.

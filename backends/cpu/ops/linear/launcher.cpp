@@ -4,6 +4,7 @@
 // kSmallMaxRows with w [N, K] a small-M kernel that also streams w once;
 // otherwise the blocked GEMM. f32 shape classes where OpenBLAS's sgemm
 // measurably wins may be dispatched to it (none at present; see config.h).
+#include <cstddef>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -30,7 +31,8 @@ rma_status supported(const rma_op_call& call, rma_error* err) {
                 "linear: expected inputs (x, w, bias?) and one output, got %d inputs, %d outputs",
                 call.num_inputs, call.num_outputs);
   const auto* attrs = static_cast<const rma_linear_attrs*>(call.attrs);
-  if (!attrs || attrs->struct_size < sizeof(rma_linear_attrs))
+  // Callers built before `precision` was appended pass the shorter struct.
+  if (!attrs || attrs->struct_size < offsetof(rma_linear_attrs, precision))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "linear: rma_linear_attrs missing or too small");
   const rma_tensor& x = call.inputs[0];
   const rma_tensor& w = call.inputs[1];

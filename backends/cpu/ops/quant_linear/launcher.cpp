@@ -1,32 +1,40 @@
 // cpu quant_linear: y = act(alpha * x . dequant(w)^T + bias) with w [N, K]
 // in q8_0, q4_0, q4_1, q4_k, q5_k or q6_k, or f16 / bf16 (docs/ops.md
 // "quant_linear").
-// Block-quantized w, T <= kGemvMaxRows: the integer GEMV (x quantized to q8
-// blocks once, weights streamed once). Larger T: the backend's shared f32
-// GEMM (common/gemm), with the weights dequantized exactly while its B
-// panels are packed.
+// Block-quantized w, T <= quant_gemv_max_rows(precision): the GEMV (x
+// written as int8 digits per block of 32 once — one for fast, three for
+// accurate — weights streamed once; or, without an integer kernel for the
+// precision, dequantized rows dotted in f32). Larger T: the backend's shared
+// f32 GEMM (common/gemm), with the weights dequantized exactly while its B
+// panels are packed (exact in both precisions).
 // f16 / bf16 w: the shared GEMM's own drivers, which widen w on the fly: the
 // streaming GEMV for T <= 4 (a bandwidth-bound read of the 16-bit rows), the
 // small-M path up to T = 16, past it the blocked GEMM widening w into its
 // packed panels.
+#include <cstddef>
 #include <vector>
 
 #include "common/convert.h"
 #include "common/cpu_op.h"
 #include "common/gemm/gemm.h"
-#include "ops/quant_linear/config.h"
 #include "ops/quant_linear/kernels/qlinear.h"
 
 namespace rma::cpu {
 namespace {
-
-namespace qcfg = quant_linear_config;
 
 bool is_block_weight_type(int32_t dt) {
   return dt == RMA_DTYPE_Q8_0 || dt == RMA_DTYPE_Q4_0 || dt == RMA_DTYPE_Q4_1 ||
          dt == RMA_DTYPE_Q4_K || dt == RMA_DTYPE_Q5_K || dt == RMA_DTYPE_Q6_K;
 }
 bool is_half_weight_type(int32_t dt) { return dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16; }
+
+// `precision` was appended to ABI v1: a shorter struct (a caller built
+// before it) asks for accurate.
+int32_t precision_of(const rma_linear_attrs& a) {
+  return a.struct_size >= offsetof(rma_linear_attrs, precision) + sizeof(a.precision)
+             ? a.precision
+             : RMA_PRECISION_ACCURATE;
+}
 
 rma_status supported(const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 2 || call.num_inputs > 3 || call.num_outputs != 1)
@@ -35,9 +43,13 @@ rma_status supported(const rma_op_call& call, rma_error* err) {
                 "outputs",
                 call.num_inputs, call.num_outputs);
   const auto* attrs = static_cast<const rma_linear_attrs*>(call.attrs);
-  if (!attrs || attrs->struct_size < sizeof(rma_linear_attrs))
+  if (!attrs || attrs->struct_size < offsetof(rma_linear_attrs, precision))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "quant_linear: rma_linear_attrs missing or too small");
+  if (const int32_t p = precision_of(*attrs);
+      p != RMA_PRECISION_ACCURATE && p != RMA_PRECISION_FAST)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "quant_linear: unknown precision %d (0: accurate, 1: fast)", p);
   if (attrs->trans_a != 0 || attrs->trans_b != 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "quant_linear: requires trans_a = 0 and trans_b = 1, got %d and %d", attrs->trans_a,
@@ -104,6 +116,7 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   q.ep.alpha = attrs.alpha;
   q.ep.act = attrs.activation;
   q.ep.act_param = attrs.activation_param;
+  q.fast = precision_of(attrs) == RMA_PRECISION_FAST;
   thread_local std::vector<float> bias_f32;
   if (bias) {
     if (bias->dtype == RMA_DTYPE_F32) {
@@ -129,7 +142,7 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
     g.y_dtype = q.y_dtype;
     g.ldy = q.n;
     ok = gemv(ctx.pool, g);
-  } else if (q.t <= qcfg::kGemvMaxRows && q.k > 0) {
+  } else if (q.t <= quant_gemv_max_rows(q.fast) && q.k > 0) {
     ok = quant_gemv(ctx.pool, q);
   } else {
     const int64_t be = kDTypeInfo[w.dtype].block_elems;

@@ -6,6 +6,7 @@
 // f16 / bf16 operands are widened to f32 scratch buffers for it (CLBlast's
 // HGEMM would accumulate in half and needs cl_khr_fp16).
 // RMA_OPENCL_LINEAR=own|clblast forces one path.
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -33,7 +34,8 @@ rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
                 "linear: expected inputs (x, w, bias?) and one output, got %d inputs, %d outputs",
                 call.num_inputs, call.num_outputs);
   const auto* attrs = static_cast<const rma_linear_attrs*>(call.attrs);
-  if (!attrs || attrs->struct_size < sizeof(rma_linear_attrs))
+  // Callers built before `precision` was appended pass the shorter struct.
+  if (!attrs || attrs->struct_size < offsetof(rma_linear_attrs, precision))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "linear: rma_linear_attrs missing or too small");
   const rma_tensor &x = call.inputs[0], &w = call.inputs[1], &y = call.outputs[0];
   const rma_tensor* bias = bias_of(call);

@@ -4,6 +4,7 @@
 // decoded weights, no activation quantization). x, bias and y: one float
 // dtype (f32, f16 or bf16; the 16-bit ones through common/kernels/dtype.cl,
 // no cl_khr_fp16 needed), computed in f32.
+#include <cstddef>
 #include <string>
 
 #include "common/cl_device.h"
@@ -40,9 +41,15 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: expected inputs (x, w, bias?) and one output, got %d inputs, %d outputs", kOp,
                 call.num_inputs, call.num_outputs);
+  // `precision` was appended to ABI v1; a caller built before it passes the
+  // shorter struct. Both precisions run the same exact f32 kernels here.
   const auto* attrs = static_cast<const rma_linear_attrs*>(call.attrs);
-  if (!attrs || attrs->struct_size < sizeof(rma_linear_attrs))
+  if (!attrs || attrs->struct_size < offsetof(rma_linear_attrs, precision))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_linear_attrs missing or too small", kOp);
+  if (attrs->struct_size >= offsetof(rma_linear_attrs, precision) + sizeof(int32_t) &&
+      attrs->precision != RMA_PRECISION_ACCURATE && attrs->precision != RMA_PRECISION_FAST)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: unknown precision %d", kOp,
+                attrs->precision);
   if (attrs->trans_a != 0 || attrs->trans_b != 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: requires trans_a = 0 and trans_b = 1 (w stored [N, K])", kOp);

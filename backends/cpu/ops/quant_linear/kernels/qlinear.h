@@ -1,9 +1,12 @@
 // quant_linear kernels: y = act(alpha * x . dequant(w)^T + bias) with w
 // block-quantized [N, K] (q8_0, q4_0, q4_1, q4_k, q5_k, q6_k; rma/formats.h).
 // (f16 / bf16 weights go through the shared GEMM drivers, common/gemm.)
-//   quant_gemv       few rows of x: x is quantized to q8 blocks of 32 once,
-//                    weight rows are streamed once and dotted with integer
-//                    instructions (AVX-512 VNNI vpdpbusd where available).
+//   quant_gemv       few rows of x: x is written as integers per block of 32
+//                    once (fast: one int8 digit, q8 blocks; accurate: three,
+//                    24 bits), weight rows are streamed once and dotted with
+//                    integer instructions (AVX-512 VNNI vpdpbusd, AVX2
+//                    vpmaddubsw for fast), or dequantized and dotted in f32
+//                    where there is no integer kernel for the precision.
 //   dequantize_rows  exact dequantization of a row range (as
 //                    rma::dequantize_row) for the f32 GEMM's B panels.
 #pragma once
@@ -24,10 +27,14 @@ struct QuantLinearArgs {
   Epilogue ep;
   void* y = nullptr;  // [t, n], y_dtype
   int32_t y_dtype = RMA_DTYPE_F32;
+  bool fast = false;  // RMA_PRECISION_FAST: x may be rounded to q8 blocks
 };
 
 // False when scratch memory could not be allocated.
 bool quant_gemv(ThreadPool& pool, const QuantLinearArgs& args);
+// Rows of x (T) up to which quant_gemv is the faster path on this machine
+// for the precision; past it the f32 GEMM with dequantized panels.
+int64_t quant_gemv_max_rows(bool fast);
 
 // The load_rows callback of GemmOperand for quantized weights.
 struct DequantSource {
@@ -38,7 +45,7 @@ struct DequantSource {
 void dequantize_rows(const void* source, int64_t i0, int64_t rows, int64_t k0, int64_t kc,
                      float* dst, int64_t ld_dst);
 
-// Which integer kernel runs on this machine (for reports).
-const char* quant_gemv_target();
+// Which GEMV kernel runs on this machine for the precision (for reports).
+const char* quant_gemv_target(bool fast);
 
 }  // namespace rma::cpu
