@@ -1,8 +1,8 @@
 // Paged decode attention: one query per sequence against its cached keys.
-// Decode is bound by reading the cache, so each step copies the K and V rows
-// of a run of keys (one block at most) in address order into f32 scratch -
-// streaming them, and converting 16-bit caches on the way - and every query
-// head sharing a kv head computes from that copy: scores as register-blocked
+// Decode is bound by reading the cache, so each step takes the K and V rows
+// of a run of keys (one block at most) in address order - in place for an
+// f32 cache, widened into f32 scratch for a 16-bit one - and every query
+// head sharing a kv head computes from them: scores as register-blocked
 // dot products whose lane sums are reduced together, an online softmax, and
 // P.V with two heads per pass.
 #undef HWY_TARGET_INCLUDE
@@ -257,28 +257,33 @@ void paged_decode_partial(const PagedDecodeArgs& a, int64_t b, int64_t g0, int64
   const int64_t row_elems = a.hkv * d;  // one cache row: a token of all kv heads
   const int64_t span = heads * d;       // the part of a row this call reads
   for (int64_t j = j_begin, n; j < j_end; j += n) {
-    // Keys [j, j + n) lie in one block. Their rows (heads g0..g1 of each
-    // token, contiguous) are copied to f32 scratch in address order, which
-    // streams them in; then every head computes from the copy.
+    // Keys [j, j + n) lie in one block. A 16-bit cache has their rows
+    // (heads g0..g1 of each token, contiguous) widened to f32 scratch in
+    // address order; every head then computes from the copy.
     const int64_t off = j % a.block_size;
     n = std::min({a.block_size - off, j_end - j, kStep});
     const int64_t block = a.block_table[b * a.max_blocks + j / a.block_size];
     const int64_t first = ((block * a.block_size + off) * row_elems + g0 * d) * cfb;
     const auto* k_src = static_cast<const uint8_t*>(a.k_cache) + first;
     const auto* v_src = static_cast<const uint8_t*>(a.v_cache) + first;
-    if (span == row_elems) {
+    // An f32 cache is read in place (rows row_elems apart): copying it to
+    // scratch would write and re-read every byte decode streams.
+    const bool in_place = a.cache_dtype == RMA_DTYPE_F32;
+    const float* k_rows = in_place ? reinterpret_cast<const float*>(k_src) : kb;
+    const float* v_rows = in_place ? reinterpret_cast<const float*>(v_src) : vb;
+    const int64_t ld = in_place ? row_elems : span;  // from one key's row to the next
+    if (!in_place && span == row_elems) {
       load_f32(a.cache_dtype, k_src, kb, n * span);
       load_f32(a.cache_dtype, v_src, vb, n * span);
-    } else {
+    } else if (!in_place) {
       for (int64_t t = 0; t < n; ++t) {
         load_f32(a.cache_dtype, k_src + t * row_elems * cfb, kb + t * span, span);
         load_f32(a.cache_dtype, v_src + t * row_elems * cfb, vb + t * span, span);
       }
     }
     for (int64_t h = 0; h < heads; ++h) {
-      const float* kp = kb + h * d;
-      const float* vp = vb + h * d;
-      const int64_t ld = span;  // from one key's row to the next in scratch
+      const float* kp = k_rows + h * d;
+      const float* vp = v_rows + h * d;
       float* st = state + h * state_floats;
       float *m = st, *l = st + group, *acc = st + 2 * group;
       decode_scores(qb + h * group * d, group, kp, ld, n, d, sb);
