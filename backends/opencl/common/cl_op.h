@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "rma/dtype.h"
 #include "rma/plugin.h"
 
 namespace rma::opencl {
@@ -105,6 +106,18 @@ inline cl_ulong element_bytes(int32_t dt) {
 // core's pool hands out 64-byte aligned blocks, so offsets divide evenly.
 inline cl_ulong elem_offset(const rma_tensor& t) { return t.offset / element_bytes(t.dtype); }
 const char* dtype_label(int32_t dt);
+
+// Elements and bytes of one block of a float or block-quantized dtype, as
+// rma/dtype.h gives them ({1, element size} for floats); {0, 0} otherwise.
+struct Block {
+  int64_t elems, bytes;
+};
+inline Block block_of(int32_t dt) {
+  if (!is_valid(dt)) return {0, 0};
+  const DType t = static_cast<DType>(dt);
+  if (!is_float(t) && !is_quantized(t)) return {0, 0};
+  return {block_elems(t), block_bytes(t)};
+}
 
 // Float tensors are stored as f32, f16 or bf16 and computed in f32 on every
 // device: common/kernels/dtype.cl loads and stores them with core built-ins

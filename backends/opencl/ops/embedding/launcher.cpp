@@ -14,26 +14,6 @@ namespace {
 
 constexpr const char* kOp = "embedding";
 
-// Elements and bytes per block of the table dtypes this module decodes; 0
-// for the others.
-struct Block {
-  int64_t elems, bytes;
-};
-Block block_of(int32_t dt) {
-  switch (dt) {
-    case RMA_DTYPE_F32: return {1, 4};
-    case RMA_DTYPE_F16: return {1, 2};
-    case RMA_DTYPE_BF16: return {1, 2};
-    case RMA_DTYPE_Q8_0: return {32, 34};
-    case RMA_DTYPE_Q4_0: return {32, 18};
-    case RMA_DTYPE_Q4_1: return {32, 20};
-    case RMA_DTYPE_Q4_K: return {256, 144};
-    case RMA_DTYPE_Q5_K: return {256, 176};
-    case RMA_DTYPE_Q6_K: return {256, 210};
-    default: return {0, 0};
-  }
-}
-
 rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* err) {
   if (call.num_inputs < 2 || call.num_outputs < 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected inputs (ids, table) and one output", kOp);

@@ -15,23 +15,6 @@ namespace {
 
 constexpr const char* kOp = "quant_linear";
 
-struct Block {
-  int64_t elems, bytes;
-};
-Block block_of(int32_t dt) {
-  switch (dt) {
-    case RMA_DTYPE_Q8_0: return {32, 34};
-    case RMA_DTYPE_Q4_0: return {32, 18};
-    case RMA_DTYPE_Q4_1: return {32, 20};
-    case RMA_DTYPE_Q4_K: return {256, 144};
-    case RMA_DTYPE_Q5_K: return {256, 176};
-    case RMA_DTYPE_Q6_K: return {256, 210};
-    case RMA_DTYPE_F16: return {1, 2};
-    case RMA_DTYPE_BF16: return {1, 2};
-    default: return {0, 0};
-  }
-}
-
 const rma_tensor* bias_of(const rma_op_call& call) {
   return call.num_inputs > 2 && present(call.inputs[2]) ? &call.inputs[2] : nullptr;
 }
@@ -59,7 +42,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
   const rma_tensor &x = call.inputs[0], &w = call.inputs[1], &y = call.outputs[0];
   const rma_tensor* bias = bias_of(call);
   const Block blk = block_of(w.dtype);
-  if (blk.elems == 0)
+  if (blk.elems == 0 || w.dtype == RMA_DTYPE_F32)  // f32 weights go to linear
     return fail(err, RMA_STATUS_UNSUPPORTED,
                 "%s: the opencl backend reads q8_0, q4_0, q4_1, q4_k, q5_k, q6_k, f16, bf16 "
                 "weights (got %s)",

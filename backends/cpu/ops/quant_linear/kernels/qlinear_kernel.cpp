@@ -855,6 +855,26 @@ RMA_VNNI void rows_vnni(int32_t wtype, const uint8_t* w, int64_t row_bytes, int6
 #else
 constexpr bool kHaveVnni = false;
 #endif  // HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// The unsigned 6-bit values of half h (128 elements) of the q6_K block at
+// `blk`, as four runs of 32 bytes: u[c] holds elements 32c .. 32c + 31 of
+// the half (before the -32 offset), as block_decode.h lays them out.
+HWY_INLINE void unpack_q6k_half(const uint8_t* blk, int h, __m256i u[4]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
+  const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
+  const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
+  const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+  u[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                         _mm256_slli_epi16(_mm256_and_si256(qh, three), 4));
+  u[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4));
+  u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4));
+  u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4));
+}
+#endif
+
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
 // ------------------------------------------------------------ AVX2 path
 // Without VNNI: one block of 32 per ymm, u8 x s8 pair products with
@@ -976,25 +996,9 @@ void row_maddubs(int32_t wtype, const uint8_t* row, int64_t nb32, const QView* x
         const uint8_t* blk = row + sizeof(rma_block_q6_K) * sb;
         const float d = half(blk + 208);
         const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
-        const __m256i low4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
         for (int h = 0; h < 2; ++h) {
-          const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
-          const __m256i l1 =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
-          const __m256i qh =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
           __m256i u[4];
-          u[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                 _mm256_slli_epi16(_mm256_and_si256(qh, three), 4));
-          u[1] = _mm256_or_si256(
-              _mm256_and_si256(l1, low4),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4));
-          u[2] = _mm256_or_si256(
-              _mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4));
-          u[3] = _mm256_or_si256(
-              _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4));
+          unpack_q6k_half(blk, h, u);
           for (int r = 0; r < 4; ++r) {
             const int64_t b = 8 * sb + 4 * h + r;
             const float sa = d * static_cast<float>(sc[8 * h + 2 * r]);
@@ -1129,25 +1133,9 @@ void dequant_blocks(int32_t dtype, const uint8_t* src, int64_t nb, float* y) {
       for (int64_t b = 0; b < nb; ++b, src += sizeof(rma_block_q6_K), y += RMA_QK_K) {
         const float d = half(src + 208);
         const auto* sc = reinterpret_cast<const int8_t*>(src + 192);
-        const __m256i low4y = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
         for (int h = 0; h < 2; ++h) {
-          const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 64 * h));
-          const __m256i l1 =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 64 * h + 32));
-          const __m256i qh =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 128 + 32 * h));
           __m256i r[4];
-          r[0] = _mm256_or_si256(_mm256_and_si256(l0, low4y),
-                                 _mm256_slli_epi16(_mm256_and_si256(qh, three), 4));
-          r[1] = _mm256_or_si256(
-              _mm256_and_si256(l1, low4y),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4));
-          r[2] = _mm256_or_si256(
-              _mm256_and_si256(_mm256_srli_epi16(l0, 4), low4y),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4));
-          r[3] = _mm256_or_si256(
-              _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4y),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4));
+          unpack_q6k_half(src, h, r);
           for (int c = 0; c < 4; ++c) {
             const __m256i q = _mm256_sub_epi8(r[c], _mm256_set1_epi8(32));
             for (int is = 0; is < 2; ++is) {
