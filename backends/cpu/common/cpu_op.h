@@ -13,8 +13,13 @@
 #include "common/thread_pool.h"
 #include "rma/dtype.h"
 #include "rma/plugin.h"
+#include "rma/plugin_util.h"
 
 namespace rma::cpu {
+
+// fail, present, numel, last_dim, leading_rows, is_dense, same_shape,
+// is_float_dtype: rma/plugin_util.h.
+using namespace rma::abi;
 
 struct Context {
   ThreadPool& pool;
@@ -31,28 +36,8 @@ RunFn find_run(rma_op op);
 #define RMA_CPU_REGISTER_OP(op, supported, run) \
   static const bool rma_cpu_registered_op_ = ::rma::cpu::register_op(op, supported, run)
 
-// Formats into err->message and returns `status`.
-inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
-
 // ---- tensor helpers (tensors are dense row-major, data is a host pointer)
 inline DType dtype_of(const rma_tensor& t) { return static_cast<DType>(t.dtype); }
-inline bool present(const rma_tensor& t) { return t.ndim >= 0; }
-inline int64_t numel(const rma_tensor& t) {
-  int64_t n = 1;
-  for (int i = 0; i < t.ndim; ++i) n *= t.shape[i];
-  return n;
-}
-inline int64_t last_dim(const rma_tensor& t) { return t.ndim > 0 ? t.shape[t.ndim - 1] : 1; }
 inline int64_t rows(const rma_tensor& t) {
   const int64_t l = last_dim(t);
   return l == 0 ? 0 : numel(t) / l;
@@ -61,26 +46,8 @@ template <class T = void>
 inline T* data(const rma_tensor& t) {
   return reinterpret_cast<T*>(static_cast<uint8_t*>(t.data) + t.offset);
 }
-// Rows of t [..., K]: the product of its leading dims (also when K = 0).
-inline int64_t leading_rows(const rma_tensor& t) {
-  int64_t r = 1;
-  for (int i = 0; i + 1 < t.ndim; ++i) r *= t.shape[i];
-  return r;
-}
-// Row-major with no gaps (size-1 dims may have any stride).
-inline bool is_dense(const rma_tensor& t) {
-  int64_t stride = 1;
-  for (int i = t.ndim - 1; i >= 0; --i) {
-    if (t.shape[i] != 1 && t.strides[i] != stride) return false;
-    stride *= t.shape[i];
-  }
-  return true;
-}
 inline const char* dtype_name(int32_t dt) {
   return is_valid(dt) ? kDTypeInfo[dt].name.data() : "invalid";
-}
-inline bool is_float_dtype(int32_t dt) {
-  return dt == RMA_DTYPE_F32 || dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16;
 }
 
 // Index tensors hold i32 or i64.

@@ -50,11 +50,4 @@ inline const rma_tensor* optional_input(const rma_op_call& call, int i) {
   return call.num_inputs > i && present(call.inputs[i]) ? &call.inputs[i] : nullptr;
 }
 
-inline bool same_shape(const rma_tensor& a, const rma_tensor& b) {
-  if (a.ndim != b.ndim) return false;
-  for (int i = 0; i < a.ndim; ++i)
-    if (a.shape[i] != b.shape[i]) return false;
-  return true;
-}
-
 }  // namespace rma::cpu

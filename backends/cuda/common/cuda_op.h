@@ -24,8 +24,13 @@
 #include <string>
 
 #include "rma/plugin.h"
+#include "rma/plugin_util.h"
 
 namespace rma::cuda {
+
+// fail, present, numel, last_dim, leading_rows, is_dense, same_shape,
+// is_float_dtype: rma/plugin_util.h.
+using namespace rma::abi;
 
 struct CudaDevice;  // common/cuda_device.h
 struct CallState;   // common/cuda_device.h
@@ -60,56 +65,14 @@ const char* device_name(const CudaDevice& dev);
 int multiprocessor_count(const CudaDevice& dev);
 size_t shared_memory_per_block_optin(const CudaDevice& dev);
 
-inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
-
 // After a kernel launch: a launch error names the op and the shapes.
 rma_status check_launch(const char* op, const rma_op_call& call, rma_error* err);
 // "q f16[4, 9, 64], k f16[...]" for error messages.
 std::string describe_call(const rma_op_call& call);
 
-// ---- tensors: data is a device pointer, offset a byte offset into it
-inline bool present(const rma_tensor& t) { return t.ndim >= 0; }
-inline int64_t numel(const rma_tensor& t) {
-  int64_t n = 1;
-  for (int i = 0; i < t.ndim; ++i) n *= t.shape[i];
-  return n;
-}
-inline int64_t last_dim(const rma_tensor& t) { return t.ndim > 0 ? t.shape[t.ndim - 1] : 1; }
-inline int64_t leading_rows(const rma_tensor& t) {
-  int64_t r = 1;
-  for (int i = 0; i + 1 < t.ndim; ++i) r *= t.shape[i];
-  return r;
-}
-inline bool is_dense(const rma_tensor& t) {
-  int64_t stride = 1;
-  for (int i = t.ndim - 1; i >= 0; --i) {
-    if (t.shape[i] != 1 && t.strides[i] != stride) return false;
-    stride *= t.shape[i];
-  }
-  return true;
-}
-inline bool same_shape(const rma_tensor& a, const rma_tensor& b) {
-  if (a.ndim != b.ndim) return false;
-  for (int i = 0; i < a.ndim; ++i)
-    if (a.shape[i] != b.shape[i]) return false;
-  return true;
-}
 template <class T = void>
 inline T* ptr(const rma_tensor& t) {
   return reinterpret_cast<T*>(static_cast<char*>(t.data) + t.offset);
-}
-inline bool is_float_dtype(int32_t dt) {
-  return dt == RMA_DTYPE_F32 || dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16;
 }
 const char* dtype_label(int32_t dt);
 

@@ -17,8 +17,13 @@
 
 #include "rma/dtype.h"
 #include "rma/plugin.h"
+#include "rma/plugin_util.h"
 
 namespace rma::opencl {
+
+// fail, present, numel, last_dim, leading_rows, is_dense, same_shape,
+// is_float_dtype: rma/plugin_util.h.
+using namespace rma::abi;
 
 struct ClDevice;  // plugin.cpp
 
@@ -47,45 +52,6 @@ rma_status get_kernel(ClDevice& dev, const std::string& source_name, const char*
 
 const char* cl_error_name(cl_int code);
 
-inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-inline rma_status fail(rma_error* err, rma_status status, const char* fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
-
-// ---- tensors: data is a cl_mem, offset a byte offset into it
-inline bool present(const rma_tensor& t) { return t.ndim >= 0; }
-inline int64_t numel(const rma_tensor& t) {
-  int64_t n = 1;
-  for (int i = 0; i < t.ndim; ++i) n *= t.shape[i];
-  return n;
-}
-inline int64_t last_dim(const rma_tensor& t) { return t.ndim > 0 ? t.shape[t.ndim - 1] : 1; }
-inline int64_t leading_rows(const rma_tensor& t) {
-  int64_t r = 1;
-  for (int i = 0; i + 1 < t.ndim; ++i) r *= t.shape[i];
-  return r;
-}
-inline bool is_dense(const rma_tensor& t) {
-  int64_t stride = 1;
-  for (int i = t.ndim - 1; i >= 0; --i) {
-    if (t.shape[i] != 1 && t.strides[i] != stride) return false;
-    stride *= t.shape[i];
-  }
-  return true;
-}
-inline bool same_shape(const rma_tensor& a, const rma_tensor& b) {
-  if (a.ndim != b.ndim) return false;
-  for (int i = 0; i < a.ndim; ++i)
-    if (a.shape[i] != b.shape[i]) return false;
-  return true;
-}
 inline cl_mem mem_of(const rma_tensor& t) { return static_cast<cl_mem>(t.data); }
 // Bytes of one element of a plain dtype (f32, f16, bf16, integers).
 inline cl_ulong element_bytes(int32_t dt) {
@@ -121,10 +87,6 @@ inline Block block_of(int32_t dt) {
 
 // Float tensors are stored as f32, f16 or bf16 and computed in f32 on every
 // device: common/kernels/dtype.cl loads and stores them with core built-ins
-// (no cl_khr_fp16 needed). Anything else is declined.
-inline bool is_float_dtype(int32_t dt) {
-  return dt == RMA_DTYPE_F32 || dt == RMA_DTYPE_F16 || dt == RMA_DTYPE_BF16;
-}
 inline rma_status require_float(const char* op, const char* what, const rma_tensor& t,
                                 rma_error* err) {
   if (is_float_dtype(t.dtype)) return RMA_STATUS_OK;
