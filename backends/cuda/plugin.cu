@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/cuda_device.h"
+#include "common/cublaslt_loader.h"
 #include "rma/dtype.h"
 
 namespace rma::cuda {
@@ -661,10 +662,12 @@ rma_status cublaslt_of(const Context& ctx, cublasLtHandle_t* handle, void** work
                        uint64_t* workspace_bytes, rma_error* err) {
   CudaStream& s = *ctx.state->stream;
   if (!s.lt) {
+    if (const char* why = cublaslt_load_error())
+      return fail(err, RMA_STATUS_DEVICE_ERROR, "%s: %s", where(ctx.dev).c_str(), why);
     if (const cublasStatus_t st = cublasLtCreate(&s.lt); st != CUBLAS_STATUS_SUCCESS) {
       s.lt = nullptr;
       return fail(err, RMA_STATUS_DEVICE_ERROR, "%s: cublasLtCreate: %s", where(ctx.dev).c_str(),
-                  cublasGetStatusString(st));
+                  cublasLtGetStatusString(st));
     }
     // cuBLAS asks for 32 MiB on Hopper, 4 MiB before; without it (memory
     // short) fewer algorithms qualify, nothing fails.

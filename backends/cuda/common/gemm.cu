@@ -279,7 +279,7 @@ rma_status lt_matmul(const Context& ctx, const GemmArgs& g, void* d, int64_t ldd
 
   auto bad = [&](const char* what, cublasStatus_t s) {
     return fail(err, RMA_STATUS_DEVICE_ERROR, "cuda: %s: %s: %s", op, what,
-                cublasGetStatusString(s));
+                cublasLtGetStatusString(s));
   };
   LtObjects o;
   cublasStatus_t s = cublasLtMatmulDescCreate(&o.op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
