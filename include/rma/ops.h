@@ -24,6 +24,15 @@ std::string_view op_name(rma_op op);
 std::optional<rma_op> parse_op(std::string_view name);
 std::vector<rma_op> all_ops();
 
+// Names of the Tier-2 kinds ("exp", "less_equal", "argmax"), "unknown" out
+// of range; parse_* is the inverse.
+std::string_view unary_kind_name(int32_t kind);
+std::string_view binary_kind_name(int32_t kind);
+std::string_view reduce_kind_name(int32_t kind);
+std::optional<rma_unary_kind> parse_unary_kind(std::string_view name);
+std::optional<rma_binary_kind> parse_binary_kind(std::string_view name);
+std::optional<rma_reduce_kind> parse_reduce_kind(std::string_view name);
+
 enum class Activation : int32_t {
   kNone = RMA_ACT_NONE,
   kRelu = RMA_ACT_RELU,
@@ -56,7 +65,23 @@ rma_moe_gating_attrs moe_gating_attrs(int k, bool renormalize);
 rma_sample_attrs sample_attrs(float temperature = 0.f, int top_k = 0, float top_p = 1.f,
                               float min_p = 0.f, float repetition_penalty = 1.f,
                               uint64_t seed = 0);
-rma_softmax_attrs softmax_attrs();
+// log: log_softmax.
+rma_softmax_attrs softmax_attrs(bool log = false);
+
+// Tier 2 (docs/ops.md "Tier 2"). The builders taking lists throw
+// Error(kInvalidArgument) for more than RMA_MAX_DIMS entries; everything else
+// is checked by the op's schema.
+rma_unary_attrs unary_attrs(rma_unary_kind kind, float param0 = 0.f, float param1 = 0.f);
+rma_binary_attrs binary_attrs(rma_binary_kind kind);
+// axes: bit i reduces axis i.
+rma_reduce_attrs reduce_attrs(rma_reduce_kind kind, uint32_t axes, bool keepdims = false);
+rma_cast_attrs cast_attrs(DType dtype);
+rma_axis_attrs axis_attrs(int axis);
+// One entry per axis of x: y[i] = x[start + i * step] for i < size.
+rma_slice_attrs slice_attrs(const std::vector<int64_t>& start, const std::vector<int64_t>& step,
+                            const std::vector<int64_t>& size);
+rma_transpose_attrs transpose_attrs(const std::vector<int>& perm);
+rma_shape_attrs shape_attrs(const Shape& shape);
 
 namespace ops {
 
@@ -98,8 +123,24 @@ std::pair<Tensor, Tensor> moe_gating_topk_softmax(const Tensor& logits, int k, b
 Tensor sample(const Tensor& logits, const rma_sample_attrs& attrs,
               const Tensor& prev_tokens = {});
 Tensor softmax(const Tensor& x);
+Tensor log_softmax(const Tensor& x);
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
+
+// Tier 2: general tensor ops (docs/ops.md "Tier 2"). Axes are in [0, ndim).
+Tensor unary(const Tensor& x, rma_unary_kind kind, float param0 = 0.f, float param1 = 0.f);
+Tensor binary(const Tensor& a, const Tensor& b, rma_binary_kind kind);
+// numpy matmul: a[..., M, K] . b[..., K, N] with batch broadcasting; a 1-D
+// a is a row [K] and a 1-D b a column [K], their dim dropped from y.
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor reduce(const Tensor& x, rma_reduce_kind kind, uint32_t axes, bool keepdims = false);
+Tensor cast(const Tensor& x, DType dtype);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor gather(const Tensor& data, const Tensor& indices, int axis);
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+Tensor slice(const Tensor& x, const rma_slice_attrs& attrs);
+Tensor transpose(const Tensor& x, const std::vector<int>& perm);
+Tensor expand(const Tensor& x, const Shape& shape);
 
 }  // namespace ops
 
@@ -120,7 +161,14 @@ std::vector<TensorDesc> infer_outputs(rma_op op, const std::vector<rma_tensor>& 
                                       std::optional<DType> out_dtype = std::nullopt);
 
 // Names of an op's inputs and outputs, in order ("x", "w", "bias?"...).
+// A variadic op (concat) lists its one repeated input ("x"), which a call
+// gives 1 to kMaxVariadicInputs times, named x0, x1, ... in messages.
 const std::vector<std::string>& op_input_names(rma_op op);
+constexpr int kMaxVariadicInputs = 64;
+bool op_is_variadic(rma_op op);
+// Input i's name as messages give it: "bias?" for linear's input 2, "x3"
+// for concat's input 3.
+std::string op_input_name(rma_op op, size_t i);
 const std::vector<std::string>& op_output_names(rma_op op);
 // Bytes of the op's attribute struct (0 when it has none).
 size_t op_attrs_size(rma_op op);

@@ -13,46 +13,49 @@ std::vector<Tensor> run(rma_op op, const std::vector<Tensor>& inputs, const void
   const std::string opname(op_name(op));
   const auto& in_names = op_input_names(op);
   const auto& out_names = op_output_names(op);
-  if (inputs.size() > in_names.size())
+  // A variadic op (concat) takes its one input 1 to kMaxVariadicInputs times.
+  const bool variadic = op_is_variadic(op);
+  const size_t max_inputs = variadic ? kMaxVariadicInputs : in_names.size();
+  if (inputs.size() > max_inputs)
     throw Error(ErrorCode::kInvalidArgument,
-                "takes " + std::to_string(in_names.size()) + " inputs, got " +
-                    std::to_string(inputs.size()),
+                "takes " + std::string(variadic ? "at most " : "") + std::to_string(max_inputs) +
+                    " inputs, got " + std::to_string(inputs.size()),
                 opname);
+  const auto input_name = [&](size_t i) { return variadic ? op_input_name(op, i) : in_names[i]; };
 
   // One device for everything; copies are the caller's to make.
   const Tensor* first = nullptr;
-  size_t first_index = 0;
+  std::string first_name;
   auto check_device = [&](const Tensor& t, const std::string& arg) {
     if (!t.defined()) return;
     if (!first) {
       first = &t;
+      first_name = arg;
       return;
     }
     if (t.device() != first->device())
       throw Error(ErrorCode::kInvalidArgument,
                   "argument '" + arg + "' is on " + t.device().name() + " but argument '" +
-                      in_names[first_index] + "' is on " + first->device().name() +
+                      first_name + "' is on " + first->device().name() +
                       "; move one with Tensor::to()",
                   opname);
   };
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!first && inputs[i].defined()) first_index = i;
-    check_device(inputs[i], in_names[i]);
-  }
+  for (size_t i = 0; i < inputs.size(); ++i) check_device(inputs[i], input_name(i));
   for (size_t i = 0; i < outputs.size() && i < out_names.size(); ++i)
     check_device(outputs[i], out_names[i]);
   if (!first) throw Error(ErrorCode::kInvalidArgument, "no input tensor given", opname);
   const Device device = first->device();
 
   std::vector<rma_tensor> abi_in;
-  for (size_t i = 0; i < in_names.size(); ++i) {
+  const size_t num_in = variadic ? inputs.size() : in_names.size();
+  for (size_t i = 0; i < num_in; ++i) {
     if (i >= inputs.size() || !inputs[i].defined()) {
       abi_in.push_back(absent_tensor());
       continue;
     }
     if (!inputs[i].is_contiguous())
       throw Error(ErrorCode::kInvalidArgument,
-                  "argument '" + in_names[i] + "' (" + inputs[i].describe() +
+                  "argument '" + input_name(i) + "' (" + inputs[i].describe() +
                       ") is not contiguous; call contiguous() first",
                   opname, device.name());
     abi_in.push_back(inputs[i].to_abi());

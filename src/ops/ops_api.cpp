@@ -1,6 +1,10 @@
 // The per-op convenience functions of rma::ops and the attribute helpers.
 // Each op is a thin wrapper over ops::run, which validates (infer_outputs),
-// allocates and dispatches; nothing here checks arguments itself.
+// allocates and dispatches; nothing here checks arguments itself, beyond
+// lists too long for an attribute struct.
+#include <string>
+
+#include "rma/error.h"
 #include "rma/ops.h"
 
 namespace rma {
@@ -92,11 +96,101 @@ rma_sample_attrs sample_attrs(float temperature, int top_k, float top_p, float m
   return a;
 }
 
-rma_softmax_attrs softmax_attrs() {
+rma_softmax_attrs softmax_attrs(bool log) {
   rma_softmax_attrs a{};
   a.struct_size = sizeof(a);
   a.abi_version = RMA_ABI_VERSION;
   a.axis = -1;
+  a.log = log;
+  return a;
+}
+
+namespace {
+
+// A zeroed attribute struct with its header filled in.
+template <class A>
+A header() {
+  A a{};
+  a.struct_size = sizeof(a);
+  a.abi_version = RMA_ABI_VERSION;
+  return a;
+}
+
+// At most RMA_MAX_DIMS entries for a per-axis attribute list.
+void check_list(const char* builder, const char* list, size_t n) {
+  if (n > RMA_MAX_DIMS)
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(builder) + ": " + list + " has " + std::to_string(n) +
+                    " entries, more than RMA_MAX_DIMS = " + std::to_string(RMA_MAX_DIMS));
+}
+
+}  // namespace
+
+rma_unary_attrs unary_attrs(rma_unary_kind kind, float param0, float param1) {
+  auto a = header<rma_unary_attrs>();
+  a.kind = kind;
+  a.param0 = param0;
+  a.param1 = param1;
+  return a;
+}
+
+rma_binary_attrs binary_attrs(rma_binary_kind kind) {
+  auto a = header<rma_binary_attrs>();
+  a.kind = kind;
+  return a;
+}
+
+rma_reduce_attrs reduce_attrs(rma_reduce_kind kind, uint32_t axes, bool keepdims) {
+  auto a = header<rma_reduce_attrs>();
+  a.kind = kind;
+  a.axes = axes;
+  a.keepdims = keepdims;
+  return a;
+}
+
+rma_cast_attrs cast_attrs(DType dtype) {
+  auto a = header<rma_cast_attrs>();
+  a.dtype = static_cast<int32_t>(dtype);
+  return a;
+}
+
+rma_axis_attrs axis_attrs(int axis) {
+  auto a = header<rma_axis_attrs>();
+  a.axis = axis;
+  return a;
+}
+
+rma_slice_attrs slice_attrs(const std::vector<int64_t>& start, const std::vector<int64_t>& step,
+                            const std::vector<int64_t>& size) {
+  check_list("slice_attrs", "start", start.size());
+  check_list("slice_attrs", "step", step.size());
+  check_list("slice_attrs", "size", size.size());
+  if (start.size() != step.size() || start.size() != size.size())
+    throw Error(ErrorCode::kInvalidArgument,
+                "slice_attrs: start, step and size must have one entry per axis, got " +
+                    std::to_string(start.size()) + ", " + std::to_string(step.size()) + " and " +
+                    std::to_string(size.size()));
+  auto a = header<rma_slice_attrs>();
+  for (size_t d = 0; d < start.size(); ++d) {
+    a.start[d] = start[d];
+    a.step[d] = step[d];
+    a.size[d] = size[d];
+  }
+  return a;
+}
+
+rma_transpose_attrs transpose_attrs(const std::vector<int>& perm) {
+  check_list("transpose_attrs", "perm", perm.size());
+  auto a = header<rma_transpose_attrs>();
+  for (size_t d = 0; d < perm.size(); ++d) a.perm[d] = perm[d];
+  return a;
+}
+
+rma_shape_attrs shape_attrs(const Shape& shape) {
+  check_list("shape_attrs", "shape", shape.size());
+  auto a = header<rma_shape_attrs>();
+  a.ndim = static_cast<int32_t>(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) a.shape[d] = shape[d];
   return a;
 }
 
@@ -193,8 +287,67 @@ Tensor softmax(const Tensor& x) {
   return first(run(RMA_OP_SOFTMAX, {x}, &attrs));
 }
 
+Tensor log_softmax(const Tensor& x) {
+  const rma_softmax_attrs attrs = softmax_attrs(true);
+  return first(run(RMA_OP_SOFTMAX, {x}, &attrs));
+}
+
 Tensor add(const Tensor& a, const Tensor& b) { return first(run(RMA_OP_ADD, {a, b}, nullptr)); }
 Tensor mul(const Tensor& a, const Tensor& b) { return first(run(RMA_OP_MUL, {a, b}, nullptr)); }
+
+// ------------------------------------------------------------------ Tier 2
+
+Tensor unary(const Tensor& x, rma_unary_kind kind, float param0, float param1) {
+  const rma_unary_attrs attrs = unary_attrs(kind, param0, param1);
+  return first(run(RMA_OP_UNARY, {x}, &attrs));
+}
+
+Tensor binary(const Tensor& a, const Tensor& b, rma_binary_kind kind) {
+  const rma_binary_attrs attrs = binary_attrs(kind);
+  return first(run(RMA_OP_BINARY, {a, b}, &attrs));
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  return first(run(RMA_OP_MATMUL, {a, b}, nullptr));
+}
+
+Tensor reduce(const Tensor& x, rma_reduce_kind kind, uint32_t axes, bool keepdims) {
+  const rma_reduce_attrs attrs = reduce_attrs(kind, axes, keepdims);
+  return first(run(RMA_OP_REDUCE, {x}, &attrs));
+}
+
+Tensor cast(const Tensor& x, DType dtype) {
+  const rma_cast_attrs attrs = cast_attrs(dtype);
+  return first(run(RMA_OP_CAST, {x}, &attrs));
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  return first(run(RMA_OP_WHERE, {cond, a, b}, nullptr));
+}
+
+Tensor gather(const Tensor& data, const Tensor& indices, int axis) {
+  const rma_axis_attrs attrs = axis_attrs(axis);
+  return first(run(RMA_OP_GATHER, {data, indices}, &attrs));
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int axis) {
+  const rma_axis_attrs attrs = axis_attrs(axis);
+  return first(run(RMA_OP_CONCAT, xs, &attrs));
+}
+
+Tensor slice(const Tensor& x, const rma_slice_attrs& attrs) {
+  return first(run(RMA_OP_SLICE, {x}, &attrs));
+}
+
+Tensor transpose(const Tensor& x, const std::vector<int>& perm) {
+  const rma_transpose_attrs attrs = transpose_attrs(perm);
+  return first(run(RMA_OP_TRANSPOSE, {x}, &attrs));
+}
+
+Tensor expand(const Tensor& x, const Shape& shape) {
+  const rma_shape_attrs attrs = shape_attrs(shape);
+  return first(run(RMA_OP_EXPAND, {x}, &attrs));
+}
 
 }  // namespace ops
 }  // namespace rma

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -58,6 +59,11 @@ std::string str(double v) {
   return s;
 }
 std::string str(DType dt) { return std::string(name(dt)); }
+std::string hex(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%x", v);
+  return buf;
+}
 std::string describe(const TensorDesc& d) { return str(d.dtype) + to_string(d.shape); }
 std::string because(const std::string& why) { return why.empty() ? "" : " (" + why + ")"; }
 
@@ -501,7 +507,11 @@ std::vector<TensorDesc> infer_sample(const Call& c) {
 
 std::vector<TensorDesc> infer_softmax(const Call& c) {
   const Arg& x = c.in[0];
-  const auto& a = get_attrs<rma_softmax_attrs>(c.op, c.attrs, "rma_softmax_attrs");
+  // `log` was appended to ABI v1: a struct that ends before it means softmax.
+  const auto& a = get_attrs<rma_softmax_attrs>(c.op, c.attrs, "rma_softmax_attrs",
+                                               offsetof(rma_softmax_attrs, log));
+  if (a.struct_size >= offsetof(rma_softmax_attrs, log) + sizeof(a.log))
+    expect_bool_attr(c.op, "log", a.log);
   expect_float(x);
   expect_min_ndim(x, 1, "[..., N]");
   if (a.axis != -1 && a.axis != x.ndim() - 1)
@@ -511,23 +521,329 @@ std::vector<TensorDesc> infer_softmax(const Call& c) {
   return {{x.shape(), x.dtype()}};
 }
 
-// numpy broadcasting: shapes aligned at the back; each pair of dims equal or
-// one of them 1.
-std::vector<TensorDesc> infer_binary(const Call& c) {
+// numpy broadcasting of `args` (in order): shapes aligned at the back; each
+// dim equal across the arguments or 1. The error names the first argument
+// that does not fit the shape of those before it.
+Shape broadcast_shape(const std::vector<const Arg*>& args) {
+  Shape y;
+  std::string names;  // of the arguments broadcast so far: "a", "cond, a"
+  for (const Arg* a : args) {
+    const int n = std::max(static_cast<int>(y.size()), a->ndim());
+    Shape next(n);
+    for (int i = 1; i <= n; ++i) {
+      const int64_t dy = i <= static_cast<int>(y.size()) ? y[y.size() - i] : 1;
+      const int64_t da = i <= a->ndim() ? a->dim(-i) : 1;
+      if (dy != da && dy != 1 && da != 1)
+        fail(*a, "shape " + to_string(a->shape()) + " does not broadcast with " + to_string(y) +
+                     " (the shape of " + names + "): " + str(dy) + " vs " + str(da) + " at dim -" +
+                     str(int64_t{i}));
+      next[n - i] = dy == 1 ? da : dy;
+    }
+    y = std::move(next);
+    names += (names.empty() ? "" : ", ") + a->name;
+  }
+  return y;
+}
+
+// add, mul: numpy broadcasting, one float dtype.
+std::vector<TensorDesc> infer_add_mul(const Call& c) {
   const Arg &a = c.in[0], &b = c.in[1];
   expect_float(a);
   expect_same_dtype(b, a);
-  const int n = std::max(a.ndim(), b.ndim());
-  Shape y(n);
-  for (int i = 1; i <= n; ++i) {
-    const int64_t da = i <= a.ndim() ? a.dim(-i) : 1, db = i <= b.ndim() ? b.dim(-i) : 1;
-    if (da != db && da != 1 && db != 1)
-      fail(b, "shape " + to_string(b.shape()) + " does not broadcast with a's shape " +
-                  to_string(a.shape()) + " (" + str(da) + " vs " + str(db) + " at dim -" +
-                  str(int64_t{i}) + ")");
-    y[n - i] = da == 1 ? db : da;
+  return {{broadcast_shape({&a, &b}), a.dtype()}};
+}
+
+// ------------------------------------------------------------------ Tier 2
+
+// Dtype classes, as masks: which dtypes an op (or one of its kinds) takes.
+enum : unsigned {
+  kFloats = 1u << 0,  // f32, f16, bf16
+  kInts = 1u << 1,    // i32, i64
+  kBools = 1u << 2,   // bool
+  kI8 = 1u << 3,      // i8 (data movement only)
+  kNumeric = kFloats | kInts,
+  kPlain = kFloats | kInts | kBools | kI8,  // every non-quantized dtype
+};
+
+unsigned class_of(DType dt) {
+  if (is_float(dt)) return kFloats;
+  if (dt == DType::kI32 || dt == DType::kI64) return kInts;
+  if (dt == DType::kBool) return kBools;
+  if (dt == DType::kI8) return kI8;
+  return 0;  // block-quantized
+}
+
+std::string class_list(unsigned mask) {
+  std::string s;
+  const auto add = [&](unsigned bit, const char* names) {
+    if (mask & bit) s += (s.empty() ? "" : ", ") + std::string(names);
+  };
+  add(kFloats, "f32, f16, bf16");
+  add(kI8, "i8");
+  add(kInts, "i32, i64");
+  add(kBools, "bool");
+  return s;
+}
+
+// `what` names the kind asking ("for exp").
+void expect_class(const Arg& a, unsigned mask, const std::string& what = {}) {
+  if (!(class_of(a.dtype()) & mask))
+    fail(a, "expected a dtype in (" + class_list(mask) + ")" + (what.empty() ? "" : " " + what) +
+                ", got " + str(a.dtype()));
+}
+
+// The `kind` attribute: a value of `enum_name` in [0, count).
+void expect_kind(rma_op op, int32_t kind, int32_t count, const char* enum_name) {
+  if (kind < 0 || kind >= count)
+    fail_attr(op, "kind",
+              std::string("expected an ") + enum_name + " (0.." + str(int64_t{count - 1}) +
+                  "), got " + str(int64_t{kind}));
+}
+
+// An axis attribute in [0, ndim) of `x`.
+void expect_axis(rma_op op, const char* attr, int32_t axis, const Arg& x) {
+  if (axis < 0 || axis >= x.ndim())
+    fail_attr(op, attr,
+              "expected an axis in [0, " + str(int64_t{x.ndim()}) + ") of " + x.name + " " +
+                  to_string(x.shape()) + ", got " + str(int64_t{axis}));
+}
+
+// The output rank an op would produce, within RMA_MAX_DIMS.
+void expect_out_rank(const Arg& a, int64_t ndim) {
+  if (ndim > RMA_MAX_DIMS)
+    fail(a, "the output would have " + str(ndim) +
+                " dims, more than RMA_MAX_DIMS = " + str(int64_t{RMA_MAX_DIMS}));
+}
+
+std::vector<TensorDesc> infer_unary(const Call& c) {
+  const Arg& x = c.in[0];
+  const auto& a = get_attrs<rma_unary_attrs>(c.op, c.attrs, "rma_unary_attrs");
+  expect_kind(c.op, a.kind, RMA_UNARY_COUNT, "rma_unary_kind");
+  unsigned mask = kFloats;
+  switch (a.kind) {
+    case RMA_UNARY_NEG:
+    case RMA_UNARY_ABS:
+    case RMA_UNARY_SIGN:
+    case RMA_UNARY_RELU:
+    case RMA_UNARY_CLIP:
+      mask = kNumeric;
+      break;
+    case RMA_UNARY_NOT:
+      mask = kBools;
+      break;
+    default:
+      break;
   }
+  expect_class(x, mask, "for " + std::string(unary_kind_name(a.kind)));
+  if (a.kind == RMA_UNARY_LEAKY_RELU) expect_finite_attr(c.op, "param0", a.param0);
+  if (a.kind == RMA_UNARY_CLIP) {
+    // An infinite bound is no bound; NaN has no order.
+    if (std::isnan(a.param0)) fail_attr(c.op, "param0", "expected a number (clip's min), got nan");
+    if (std::isnan(a.param1)) fail_attr(c.op, "param1", "expected a number (clip's max), got nan");
+  }
+  return {{x.shape(), x.dtype()}};
+}
+
+bool is_comparison(int32_t kind) {
+  return kind >= RMA_BINARY_EQUAL && kind <= RMA_BINARY_GREATER_EQUAL;
+}
+bool is_logic(int32_t kind) { return kind >= RMA_BINARY_AND && kind <= RMA_BINARY_XOR; }
+
+std::vector<TensorDesc> infer_binary(const Call& c) {
+  const Arg &a = c.in[0], &b = c.in[1];
+  const auto& at = get_attrs<rma_binary_attrs>(c.op, c.attrs, "rma_binary_attrs");
+  expect_kind(c.op, at.kind, RMA_BINARY_COUNT, "rma_binary_kind");
+  const unsigned mask = is_logic(at.kind) ? kBools : at.kind == RMA_BINARY_POW ? kFloats : kNumeric;
+  expect_class(a, mask, "for " + std::string(binary_kind_name(at.kind)));
+  expect_same_dtype(b, a);
+  const Shape y = broadcast_shape({&a, &b});
+  return {{y, is_comparison(at.kind) ? DType::kBool : a.dtype()}};
+}
+
+// numpy matmul: a[..., M, K], b[..., K, N], batch dims broadcast; a 1-D a
+// is [K] (M dropped from y), a 1-D b is [K] (N dropped).
+std::vector<TensorDesc> infer_matmul(const Call& c) {
+  const Arg &a = c.in[0], &b = c.in[1];
+  expect_float(a);
+  expect_same_dtype(b, a);
+  expect_min_ndim(a, 1, "[..., M, K] or [K]");
+  expect_min_ndim(b, 1, "[..., K, N] or [K]");
+  const int64_t k = a.dim(-1);
+  const int kb_axis = b.ndim() == 1 ? 0 : b.ndim() - 2;
+  if (b.dim(kb_axis) != k)
+    fail(b, "expected K = " + str(k) + " (last dim of a " + to_string(a.shape()) + ") in dim " +
+                str(int64_t{kb_axis}) + ", got shape " + to_string(b.shape()));
+  // Batch dims: all but the matrix dims, broadcast against each other.
+  const Shape batch_a(a.t->shape, a.t->shape + std::max(0, a.ndim() - 2));
+  const Shape batch_b(b.t->shape, b.t->shape + std::max(0, b.ndim() - 2));
+  const int nb = static_cast<int>(std::max(batch_a.size(), batch_b.size()));
+  Shape y(nb);
+  for (int i = 1; i <= nb; ++i) {
+    const int64_t da = i <= static_cast<int>(batch_a.size()) ? batch_a[batch_a.size() - i] : 1;
+    const int64_t db = i <= static_cast<int>(batch_b.size()) ? batch_b[batch_b.size() - i] : 1;
+    if (da != db && da != 1 && db != 1)
+      fail(b, "batch dims " + to_string(batch_b) + " do not broadcast with a's batch dims " +
+                  to_string(batch_a) + " (" + str(db) + " vs " + str(da) + ")");
+    y[nb - i] = da == 1 ? db : da;
+  }
+  if (a.ndim() >= 2) y.push_back(a.dim(-2));
+  if (b.ndim() >= 2) y.push_back(b.dim(-1));
   return {{y, a.dtype()}};
+}
+
+std::vector<TensorDesc> infer_reduce(const Call& c) {
+  const Arg& x = c.in[0];
+  const auto& a = get_attrs<rma_reduce_attrs>(c.op, c.attrs, "rma_reduce_attrs");
+  expect_kind(c.op, a.kind, RMA_REDUCE_COUNT, "rma_reduce_kind");
+  expect_bool_attr(c.op, "keepdims", a.keepdims);
+  const std::string kind(reduce_kind_name(a.kind));
+  expect_class(x, a.kind == RMA_REDUCE_MEAN ? kFloats : kNumeric, "for " + kind);
+  const uint32_t all = (1u << x.ndim()) - 1;
+  if (a.axes == 0 || (a.axes & ~all) != 0)
+    fail_attr(c.op, "axes",
+              "expected a mask of at least one axis of x " + to_string(x.shape()) +
+                  (x.ndim() ? " (bits 0.." + str(int64_t{x.ndim() - 1}) + ")" : " (none: 0-D)") +
+                  ", got " + hex(a.axes));
+  const bool arg = a.kind == RMA_REDUCE_ARGMAX || a.kind == RMA_REDUCE_ARGMIN;
+  if (arg && (a.axes & (a.axes - 1)) != 0)
+    fail_attr(c.op, "axes", kind + " reduces exactly one axis, got mask " + hex(a.axes));
+  const bool needs_values = arg || a.kind == RMA_REDUCE_MAX || a.kind == RMA_REDUCE_MIN;
+  Shape y;
+  for (int i = 0; i < x.ndim(); ++i) {
+    if (!(a.axes >> i & 1)) {
+      y.push_back(x.dim(i));
+      continue;
+    }
+    if (needs_values && x.dim(i) == 0)
+      fail(x, kind + " over axis " + str(int64_t{i}) + " of extent 0 has no value (shape " +
+                  to_string(x.shape()) + ")");
+    if (a.keepdims) y.push_back(1);
+  }
+  return {{y, arg ? DType::kI64 : x.dtype()}};
+}
+
+std::vector<TensorDesc> infer_cast(const Call& c) {
+  const Arg& x = c.in[0];
+  const auto& a = get_attrs<rma_cast_attrs>(c.op, c.attrs, "rma_cast_attrs");
+  const unsigned mask = kFloats | kInts | kBools;
+  if (!is_valid(a.dtype) || !(class_of(static_cast<DType>(a.dtype)) & mask))
+    fail_attr(c.op, "dtype",
+              "expected one of (" + class_list(mask) + "), got " +
+                  (is_valid(a.dtype) ? str(static_cast<DType>(a.dtype))
+                                     : "invalid id " + str(int64_t{a.dtype})));
+  expect_class(x, mask);
+  return {{x.shape(), static_cast<DType>(a.dtype)}};
+}
+
+std::vector<TensorDesc> infer_where(const Call& c) {
+  const Arg &cond = c.in[0], &a = c.in[1], &b = c.in[2];
+  expect_dtype(cond, DType::kBool);
+  expect_class(a, kPlain);
+  expect_same_dtype(b, a);
+  return {{broadcast_shape({&cond, &a, &b}), a.dtype()}};
+}
+
+std::vector<TensorDesc> infer_gather(const Call& c) {
+  const Arg &data = c.in[0], &indices = c.in[1];
+  const auto& a = get_attrs<rma_axis_attrs>(c.op, c.attrs, "rma_axis_attrs");
+  expect_class(data, kPlain);
+  expect_min_ndim(data, 1, "to gather along");
+  expect_axis(c.op, "axis", a.axis, data);
+  expect_index(indices);
+  expect_out_rank(indices, int64_t{data.ndim()} - 1 + indices.ndim());
+  const Shape d = data.shape(), idx = indices.shape();
+  Shape y(d.begin(), d.begin() + a.axis);
+  y.insert(y.end(), idx.begin(), idx.end());
+  y.insert(y.end(), d.begin() + a.axis + 1, d.end());
+  return {{y, data.dtype()}};
+}
+
+std::vector<TensorDesc> infer_concat(const Call& c) {
+  const Arg& x0 = c.in[0];
+  const auto& a = get_attrs<rma_axis_attrs>(c.op, c.attrs, "rma_axis_attrs");
+  expect_class(x0, kPlain);
+  expect_min_ndim(x0, 1, "to concatenate along");
+  expect_axis(c.op, "axis", a.axis, x0);
+  Shape y = x0.shape();
+  for (size_t i = 1; i < c.in.size(); ++i) {
+    const Arg& x = c.in[i];
+    expect_same_dtype(x, x0);
+    Pattern want;
+    for (int d = 0; d < x0.ndim(); ++d) want.push_back(d == a.axis ? Dim("*") : Dim(x0.dim(d)));
+    expect_shape(x, want, "x0's but axis " + str(int64_t{a.axis}));
+    y[a.axis] += x.dim(a.axis);
+  }
+  return {{y, x0.dtype()}};
+}
+
+std::vector<TensorDesc> infer_slice(const Call& c) {
+  const Arg& x = c.in[0];
+  const auto& a = get_attrs<rma_slice_attrs>(c.op, c.attrs, "rma_slice_attrs");
+  expect_class(x, kPlain);
+  Shape y;
+  for (int d = 0; d < x.ndim(); ++d) {
+    std::string at = "[";  // (piece by piece: GCC 12's -Wrestrict misfires on "[" + str)
+    at += str(int64_t{d});
+    at += ']';
+    const int64_t n = x.dim(d), start = a.start[d], step = a.step[d], size = a.size[d];
+    if (step == 0) fail_attr(c.op, ("step" + at).c_str(), "expected a non-zero step, got 0");
+    if (size < 0) fail_attr(c.op, ("size" + at).c_str(), "expected >= 0, got " + str(size));
+    if (size > 0) {
+      // The first and the last index read must lie in [0, n).
+      int64_t span = 0, last = 0;
+      const bool overflow = __builtin_mul_overflow(size - 1, step, &span) ||
+                            __builtin_add_overflow(start, span, &last);
+      if (start < 0 || start >= n || overflow || last < 0 || last >= n)
+        fail_attr(c.op, ("start" + at).c_str(),
+                  "reads x[" + str(start) + " + i * " + str(step) + "] for i < " + str(size) +
+                      ", outside [0, " + str(n) + ") of axis " + str(int64_t{d}) + " (x is " +
+                      to_string(x.shape()) + "; clamp start and size first)");
+    }
+    y.push_back(size);
+  }
+  return {{y, x.dtype()}};
+}
+
+std::vector<TensorDesc> infer_transpose(const Call& c) {
+  const Arg& x = c.in[0];
+  const auto& a = get_attrs<rma_transpose_attrs>(c.op, c.attrs, "rma_transpose_attrs");
+  expect_class(x, kPlain);
+  std::string perm;
+  for (int d = 0; d < x.ndim(); ++d) {
+    if (d) perm += ", ";
+    perm += str(int64_t{a.perm[d]});
+  }
+  uint32_t seen = 0;
+  Shape y;
+  for (int d = 0; d < x.ndim(); ++d) {
+    const int32_t p = a.perm[d];
+    if (p < 0 || p >= x.ndim() || (seen >> p & 1))
+      fail_attr(c.op, "perm",
+                "expected a permutation of [0, " + str(int64_t{x.ndim()}) + ") for x " +
+                    to_string(x.shape()) + ", got [" + perm + "]");
+    seen |= 1u << p;
+    y.push_back(x.dim(p));
+  }
+  return {{y, x.dtype()}};
+}
+
+std::vector<TensorDesc> infer_expand(const Call& c) {
+  const Arg& x = c.in[0];
+  const auto& a = get_attrs<rma_shape_attrs>(c.op, c.attrs, "rma_shape_attrs");
+  expect_class(x, kPlain);
+  if (a.ndim < x.ndim() || a.ndim > RMA_MAX_DIMS)
+    fail_attr(c.op, "ndim",
+              "expected " + str(int64_t{x.ndim()}) + " (x's rank) to " +
+                  str(int64_t{RMA_MAX_DIMS}) + ", got " + str(int64_t{a.ndim}));
+  const Shape y(a.shape, a.shape + a.ndim);
+  for (int i = 1; i <= a.ndim; ++i) {
+    const int64_t want = y[a.ndim - i];
+    if (want < 0) fail_attr(c.op, "shape", "negative size in " + to_string(y));
+    if (i <= x.ndim() && x.dim(-i) != want && x.dim(-i) != 1)
+      fail(x, "shape " + to_string(x.shape()) + " does not broadcast to " + to_string(y) + " (" +
+                  str(x.dim(-i)) + " vs " + str(want) + " at dim -" + str(int64_t{i}) + ")");
+  }
+  return {{y, x.dtype()}};
 }
 
 // In op id order (rma_op).
@@ -538,7 +854,11 @@ constexpr InferFn kInfer[] = {
     infer_fill_kv_cache, infer_prefill_attention, infer_paged_decode_attention,
     infer_act_and_mul,   infer_gelu_and_mul,      infer_embedding,
     infer_moe_gating,    infer_sample,            infer_softmax,
-    infer_binary,        infer_binary,
+    infer_add_mul,       infer_add_mul,
+    infer_unary,         infer_binary,            infer_matmul,
+    infer_reduce,        infer_cast,              infer_where,
+    infer_gather,        infer_concat,            infer_slice,
+    infer_transpose,     infer_expand,
 };
 // clang-format on
 static_assert(std::size(kInfer) == RMA_OP_COUNT, "one schema per op");
@@ -589,24 +909,37 @@ std::vector<TensorDesc> infer_outputs(rma_op op, const std::vector<rma_tensor>& 
     return optional(n) ? n.substr(0, n.size() - 1) : n;
   };
 
-  // Trailing optional inputs may be left out of the list altogether.
-  size_t required = in_names.size();
-  while (required > 0 && optional(in_names[required - 1])) --required;
-  if (inputs.size() < required || inputs.size() > in_names.size())
-    fail(op, "expected " +
-                 (required == in_names.size()
-                      ? str(int64_t(required))
-                      : str(int64_t(required)) + " to " + str(int64_t(in_names.size()))) +
-                 " inputs (" + list_names(in_names) + "), got " + str(int64_t(inputs.size())));
   if (!given_outputs.empty() && given_outputs.size() != out_names.size())
     fail(op, "expected 0 or " + str(int64_t(out_names.size())) + " outputs (" +
                  list_names(out_names) + "), got " + str(int64_t(given_outputs.size())));
 
   Call call{op, {}, {}, attrs, out_dtype};
-  for (size_t i = 0; i < in_names.size(); ++i) {
-    Arg a{op, "argument", bare(in_names[i]), i < inputs.size() ? &inputs[i] : nullptr};
-    if (a.t) check_descriptor(a, optional(in_names[i]));
-    call.in.push_back(a);
+  if (op_is_variadic(op)) {
+    // One input repeated 1 to kMaxVariadicInputs times: x0, x1, ...
+    if (inputs.empty() || inputs.size() > size_t{kMaxVariadicInputs})
+      fail(op, "expected 1 to " + str(int64_t{kMaxVariadicInputs}) + " inputs (" +
+                   op_input_name(op, 0) + ", " + op_input_name(op, 1) + ", ...), got " +
+                   str(int64_t(inputs.size())));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      Arg a{op, "argument", op_input_name(op, i), &inputs[i]};
+      check_descriptor(a, false);
+      call.in.push_back(a);
+    }
+  } else {
+    // Trailing optional inputs may be left out of the list altogether.
+    size_t required = in_names.size();
+    while (required > 0 && optional(in_names[required - 1])) --required;
+    if (inputs.size() < required || inputs.size() > in_names.size())
+      fail(op, "expected " +
+                   (required == in_names.size()
+                        ? str(int64_t(required))
+                        : str(int64_t(required)) + " to " + str(int64_t(in_names.size()))) +
+                   " inputs (" + list_names(in_names) + "), got " + str(int64_t(inputs.size())));
+    for (size_t i = 0; i < in_names.size(); ++i) {
+      Arg a{op, "argument", bare(in_names[i]), i < inputs.size() ? &inputs[i] : nullptr};
+      if (a.t) check_descriptor(a, optional(in_names[i]));
+      call.in.push_back(a);
+    }
   }
   // A given output may be absent (ndim = -1): that one is left to the caller
   // to allocate. fill_kv_cache checks its own.

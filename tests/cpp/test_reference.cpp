@@ -300,7 +300,7 @@ TEST(ReferenceNorm, LayerNorm) {
 TEST(ReferenceSoftmax, Rows) {
   auto x = f32({2, 2}, {0, kLn3, 5, 5});
   auto y = f32({2, 2}, {0, 0, 0, 0});
-  const rma_softmax_attrs attrs{sizeof(rma_softmax_attrs), RMA_ABI_VERSION, -1};
+  const rma_softmax_attrs attrs{sizeof(rma_softmax_attrs), RMA_ABI_VERSION, -1, 0};
   run_op(RMA_OP_SOFTMAX, {&x}, {&y}, &attrs);
   expect_near(y.floats(), {0.25f, 0.75f, 0.5f, 0.5f});
 }

@@ -75,6 +75,20 @@ constexpr OpTol kTolerance[RMA_OP_COUNT] = {
     /* softmax */ {{1e-6, 1e-4}, {1e-3, 5e-3}, {1e-2, 2e-2}},
     /* add */ {{1e-6, 1e-5}, {1e-3, 2e-3}, {1e-2, 1e-2}},
     /* mul */ {{1e-6, 1e-5}, {1e-3, 2e-3}, {1e-2, 1e-2}},
+    // Tier 2. unary: SIMD approximations of exp, log, sin, erf, tanh.
+    /* unary */ {{1e-5, 1e-4}, {2e-3, 5e-3}, {1e-2, 2e-2}},
+    /* binary */ {{1e-6, 1e-5}, {1e-3, 2e-3}, {1e-2, 1e-2}},
+    /* matmul */ {{1e-4, 1e-3}, {5e-3, 1e-2}, {3e-2, 5e-2}},
+    /* reduce */ {{1e-5, 1e-4}, {2e-3, 5e-3}, {1e-2, 2e-2}},
+    // One rounding to the target dtype (the row is by y's dtype).
+    /* cast */ {{0, 1e-6}, {0, 1e-3}, {0, 8e-3}},
+    // Copies: exact.
+    /* where */ {{0, 0}, {0, 0}, {0, 0}},
+    /* gather */ {{0, 0}, {0, 0}, {0, 0}},
+    /* concat */ {{0, 0}, {0, 0}, {0, 0}},
+    /* slice */ {{0, 0}, {0, 0}, {0, 0}},
+    /* transpose */ {{0, 0}, {0, 0}, {0, 0}},
+    /* expand */ {{0, 0}, {0, 0}, {0, 0}},
 };
 
 // quant_linear with RMA_PRECISION_FAST: activations rounded to q8 blocks of
@@ -202,6 +216,28 @@ class Builder {
     HostTensor t = host_tensor(shape, dtype);
     if (!v.empty()) reference::write_ints(t.abi_host(), v);
     return t;
+  }
+
+  // Values of any non-quantized dtype: floats uniform in [lo, hi), integers
+  // uniform in [lo, hi] (bool: 0 or 1 whatever the range).
+  HostTensor random(const Shape& shape, DType dtype, float lo = -1.f, float hi = 1.f) {
+    if (is_float(dtype)) return uniform(shape, dtype, lo, hi);
+    if (skipping()) return host_tensor(shape, dtype);
+    std::vector<int64_t> v(static_cast<size_t>(numel(shape)));
+    const bool boolean = dtype == DType::kBool;
+    for (int64_t& x : v) x = boolean ? randint(0, 1) : randint(int64_t(lo), int64_t(hi));
+    return ints(shape, dtype, v);
+  }
+
+  // Values lo + k * step in [lo, hi], exact in every dtype used: ties and
+  // zeros for comparisons, arg-reductions and rounding.
+  HostTensor grid(const Shape& shape, DType dtype, float lo, float hi, float step) {
+    if (skipping()) return host_tensor(shape, dtype);
+    const int64_t steps = static_cast<int64_t>(std::floor((hi - lo) / step));
+    std::vector<float> v(static_cast<size_t>(numel(shape)));
+    for (float& x : v) x = lo + step * float(randint(0, steps));
+    if (is_float(dtype)) return floats(shape, dtype, v);
+    return ints(shape, dtype, std::vector<int64_t>(v.begin(), v.end()));
   }
 
   // Adds a case: `names` label the inputs in the shapes column, `note` the
@@ -674,6 +710,11 @@ void softmax_cases(Builder& g) {
     last.axis = 1;  // the last axis named explicitly
     g.add(dname(dt), dt, {g.uniform({5, 9}, dt, -8.f, 8.f)}, {"x"}, attrs_of(last), "axis=1");
   }
+  // log_softmax (attribute `log`).
+  for (DType dt : kFloatTypes)
+    for (const Shape& s : shapes)
+      g.add(dname(dt), dt, {g.uniform(s, dt, -8.f, 8.f)}, {"x"}, attrs_of(softmax_attrs(true)),
+            "log");
 }
 
 // add, mul: numpy broadcasting.
@@ -698,6 +739,376 @@ void binary_cases(Builder& g) {
             nullptr, a == b ? "" : "broadcast");
 }
 
+// ------------------------------------------------------------------ Tier 2
+
+constexpr DType kIntTypes[] = {DType::kI32, DType::kI64};
+// Every dtype the data-movement ops take.
+constexpr DType kPlainTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kI8,
+                                 DType::kI32, DType::kI64, DType::kBool};
+
+// The precision row of a case by its output dtype (ints are compared exactly).
+DType precision_of(DType dt) { return is_float(dt) ? dt : DType::kF32; }
+
+void unary_cases(Builder& g) {
+  struct Kind {
+    rma_unary_kind kind;
+    float lo, hi;  // input range
+    float step;    // > 0: values on a grid (rounding kinds hit halves)
+    float p0 = 0, p1 = 0;
+  };
+  const Kind kinds[] = {
+      {RMA_UNARY_NEG, -4, 4, 0},          {RMA_UNARY_ABS, -4, 4, 0},
+      {RMA_UNARY_EXP, -6, 6, 0},          {RMA_UNARY_LOG, 0.01f, 10, 0},
+      {RMA_UNARY_SQRT, 0, 10, 0},         {RMA_UNARY_RSQRT, 0.05f, 10, 0},
+      {RMA_UNARY_RECIPROCAL, 0.1f, 4, 0}, {RMA_UNARY_SIN, -10, 10, 0},
+      {RMA_UNARY_COS, -10, 10, 0},        {RMA_UNARY_ERF, -3, 3, 0},
+      {RMA_UNARY_TANH, -5, 5, 0},         {RMA_UNARY_SIGMOID, -8, 8, 0},
+      {RMA_UNARY_RELU, -2, 2, 0},         {RMA_UNARY_LEAKY_RELU, -2, 2, 0, 0.1f},
+      {RMA_UNARY_GELU, -4, 4, 0},         {RMA_UNARY_GELU_TANH, -4, 4, 0},
+      {RMA_UNARY_SILU, -8, 8, 0},         {RMA_UNARY_FLOOR, -4, 4, 0.25f},
+      {RMA_UNARY_CEIL, -4, 4, 0.25f},     {RMA_UNARY_ROUND, -4, 4, 0.25f},
+      {RMA_UNARY_SIGN, -2, 2, 0.5f},      {RMA_UNARY_CLIP, -3, 3, 0, -1.f, 1.5f},
+  };
+  auto one = [&](const Kind& k, DType dt, const Shape& s) {
+    const std::string name(unary_kind_name(k.kind));
+    HostTensor x = k.step > 0 ? g.grid(s, dt, k.lo, k.hi, k.step) : g.random(s, dt, k.lo, k.hi);
+    g.add(dname(dt), precision_of(dt), {x}, {"x"}, attrs_of(unary_attrs(k.kind, k.p0, k.p1)), name);
+  };
+  // Every float kind in every float dtype, then a shape sweep (0-D, empty,
+  // odd, large enough to be split across threads) on a few.
+  for (DType dt : kFloatTypes)
+    for (const Kind& k : kinds) one(k, dt, dt == DType::kF32 ? Shape{7, 13} : Shape{2, 3, 11});
+  for (const Kind& k : {kinds[2], kinds[14], kinds[0]})
+    for (const Shape& s : {Shape{}, Shape{0, 5}, Shape{1}, Shape{100003}, Shape{256, 1000}})
+      one(k, DType::kF32, s);
+  one(kinds[16], DType::kBF16, {256, 1000});
+  // Integer kinds; NOT on bool.
+  for (DType dt : kIntTypes)
+    for (const Kind& k : {kinds[0], kinds[1], kinds[20], kinds[12], kinds[21]})
+      one({k.kind, -50, 50, 0, k.kind == RMA_UNARY_CLIP ? -7.5f : 0.f, 20.f}, dt,
+          dt == DType::kI32 ? Shape{7, 13} : Shape{1000});
+  one({RMA_UNARY_CLIP, -50, 50, 0, -INFINITY, 3.f}, DType::kI64, {33});
+  one({RMA_UNARY_NOT, 0, 1, 0}, DType::kBool, {7, 13});
+  one({RMA_UNARY_NOT, 0, 1, 0}, DType::kBool, {100003});
+}
+
+void binary_tier2_cases(Builder& g) {
+  const std::vector<const char*> names = {"a", "b"};
+  const std::pair<Shape, Shape> same = {{7, 13}, {7, 13}};
+  const std::pair<Shape, Shape> bcast = {{4, 1, 5}, {3, 1}};
+  const std::pair<Shape, Shape> scalar = {{5, 7}, {}};
+  // a, b from one range each; b avoids zero for division.
+  auto one = [&](rma_binary_kind kind, DType dt, const std::pair<Shape, Shape>& s,
+                 const std::string& note = {}) {
+    const bool ints = !is_float(dt) && dt != DType::kBool;
+    const bool comparison = kind >= RMA_BINARY_EQUAL && kind <= RMA_BINARY_GREATER_EQUAL;
+    HostTensor a, b;
+    if (comparison) {  // few distinct values, so that ties are common
+      a = g.grid(s.first, dt, -2, 2, 0.5f);
+      b = g.grid(s.second, dt, -2, 2, 0.5f);
+    } else if (kind == RMA_BINARY_DIV || kind == RMA_BINARY_MOD) {
+      a = g.random(s.first, dt, ints ? -40.f : -4.f, ints ? 40.f : 4.f);
+      // |b| in [0.5, 2] (floats) or [1, 7] (ints), either sign.
+      const int64_t n = numel(s.second);
+      std::vector<float> v(static_cast<size_t>(n));
+      for (float& x : v)
+        x = (g.randint(0, 1) ? 1.f : -1.f) * (ints ? float(g.randint(1, 7)) : g.randf(0.5f, 2.f));
+      b = ints ? g.ints(s.second, dt, std::vector<int64_t>(v.begin(), v.end()))
+               : g.floats(s.second, dt, v);
+    } else if (kind == RMA_BINARY_POW) {
+      a = g.random(s.first, dt, 0.1f, 3.f);
+      b = g.random(s.second, dt, -2.f, 2.f);
+    } else {
+      a = g.random(s.first, dt, ints ? -1000.f : -2.f, ints ? 1000.f : 2.f);
+      b = g.random(s.second, dt, ints ? -1000.f : -2.f, ints ? 1000.f : 2.f);
+    }
+    const std::string name(binary_kind_name(kind));
+    g.add(dname(dt), precision_of(dt), {a, b}, names, attrs_of(binary_attrs(kind)),
+          note.empty() ? name : name + " " + note);
+  };
+  for (int k = 0; k < RMA_BINARY_COUNT; ++k) {
+    const auto kind = static_cast<rma_binary_kind>(k);
+    if (kind >= RMA_BINARY_AND) {
+      one(kind, DType::kBool, same);
+      one(kind, DType::kBool, bcast, "broadcast");
+      continue;
+    }
+    for (DType dt : kFloatTypes) one(kind, dt, same);
+    one(kind, DType::kF32, bcast, "broadcast");
+    one(kind, DType::kF32, scalar, "scalar b");
+    one(kind, DType::kF16, {{3, 1}, {3, 40}}, "broadcast");
+    if (kind == RMA_BINARY_POW) continue;
+    one(kind, DType::kI32, same);
+    one(kind, DType::kI64, same);
+    one(kind, DType::kI32, bcast, "broadcast");
+    one(kind, DType::kI64, scalar, "scalar b");
+  }
+  // Shapes: 0-D, empty, large (split across threads) and the broadcasts
+  // transformer graphs make: a row (bias), a column, a scalar.
+  const std::pair<Shape, Shape> shapes[] = {{{}, {}},
+                                            {{0, 5}, {5}},
+                                            {{1, 6}, {6, 1}},
+                                            {{256, 1000}, {256, 1000}},
+                                            {{512, 4096}, {4096}},
+                                            {{64, 1}, {64, 4096}},
+                                            {{256, 1000}, {}},
+                                            {{2, 1, 3, 1}, {4, 1, 5}},
+                                            {{8, 12, 64, 64}, {8, 1, 1, 64}}};
+  for (rma_binary_kind kind : {RMA_BINARY_ADD, RMA_BINARY_SUB, RMA_BINARY_DIV})
+    for (const auto& s : shapes) one(kind, DType::kF32, s, "shapes");
+  one(RMA_BINARY_MUL, DType::kBF16, shapes[4], "shapes");
+  one(RMA_BINARY_LESS, DType::kF32, shapes[3], "shapes");
+  one(RMA_BINARY_ADD, DType::kI64, shapes[4], "shapes");
+  one(RMA_BINARY_AND, DType::kBool, shapes[3], "shapes");
+}
+
+void matmul_cases(Builder& g) {
+  const std::pair<Shape, Shape> shapes[] = {{{7, 13}, {13, 5}},
+                                            {{1, 1}, {1, 1}},
+                                            {{0, 16}, {16, 8}},
+                                            {{3, 0}, {0, 4}},
+                                            {{16}, {16, 8}},
+                                            {{7, 16}, {16}},
+                                            {{16}, {16}},
+                                            {{2, 3, 7, 13}, {13, 5}},
+                                            {{7, 13}, {2, 13, 5}},
+                                            {{2, 1, 5, 8}, {3, 8, 4}},
+                                            {{4, 64, 64}, {4, 64, 64}},
+                                            {{33, 100}, {100, 65}},
+                                            {{128, 256}, {256, 384}},
+                                            {{2, 12, 20, 64}, {2, 12, 64, 20}}};
+  for (DType dt : kFloatTypes)
+    for (const auto& [a, b] : shapes) {
+      const int64_t k = a.back();
+      const float r = 1.f / std::sqrt(float(std::max<int64_t>(k, 1)));
+      g.add(dname(dt), dt, {g.uniform(a, dt), g.uniform(b, dt, -r, r)}, {"a", "b"}, nullptr, "", k);
+    }
+}
+
+void reduce_cases(Builder& g) {
+  struct Axes {
+    Shape x;
+    uint32_t axes;
+  };
+  // Trailing, leading, middle, non-adjacent and all axes; empty extents.
+  const Axes general[] = {{{7, 13}, 0b10},        {{7, 13}, 0b01},        {{7, 13}, 0b11},
+                          {{2, 3, 5, 4}, 0b1010}, {{2, 3, 5, 4}, 0b0110}, {{2, 3, 5, 4}, 0b1000},
+                          {{2, 3, 5, 4}, 0b0001}, {{2, 3, 5, 4}, 0b1111}, {{4, 0}, 0b10},
+                          {{0, 5}, 0b10},         {{64, 4096}, 0b10},     {{300, 7, 64}, 0b010},
+                          {{1000, 3}, 0b01}};
+  const Axes single[] = {{{7, 13}, 0b10},        {{7, 13}, 0b01},    {{2, 3, 5, 4}, 0b0100},
+                         {{2, 3, 5, 4}, 0b1000}, {{64, 4096}, 0b10}, {{0, 5}, 0b10}};
+  auto one = [&](rma_reduce_kind kind, DType dt, const Axes& s, bool keepdims) {
+    const bool arg = kind == RMA_REDUCE_ARGMAX || kind == RMA_REDUCE_ARGMIN;
+    const bool ints = !is_float(dt);
+    int64_t count = 1;
+    for (size_t d = 0; d < s.x.size(); ++d)
+      if (s.axes >> d & 1) count *= s.x[d];
+    // Sums of positive values keep relative errors meaningful; products
+    // stay near 1; extremes see ties (grid) and both signs.
+    HostTensor x;
+    if (kind == RMA_REDUCE_PROD)
+      x = ints ? g.random(s.x, dt, -3, 3) : g.random(s.x, dt, 0.9f, 1.1f);
+    else if (kind == RMA_REDUCE_MAX || kind == RMA_REDUCE_MIN || arg)
+      x = g.grid(s.x, dt, -2, 2, ints ? 1.f : 0.125f);
+    else
+      x = ints ? g.random(s.x, dt, -50, 50) : g.random(s.x, dt, 0.25f, 1.f);
+    char mask[16];
+    std::snprintf(mask, sizeof(mask), "0x%x", s.axes);
+    g.add(dname(dt), precision_of(dt), {x}, {"x"}, attrs_of(reduce_attrs(kind, s.axes, keepdims)),
+          std::string(reduce_kind_name(kind)) + " axes " + mask + (keepdims ? " keepdims" : ""),
+          count);
+  };
+  for (int k = 0; k < RMA_REDUCE_COUNT; ++k) {
+    const auto kind = static_cast<rma_reduce_kind>(k);
+    const bool arg = kind == RMA_REDUCE_ARGMAX || kind == RMA_REDUCE_ARGMIN;
+    const bool extreme = arg || kind == RMA_REDUCE_MAX || kind == RMA_REDUCE_MIN;
+    for (const Axes& s : arg ? std::vector<Axes>(std::begin(single), std::end(single))
+                             : std::vector<Axes>(std::begin(general), std::end(general))) {
+      bool empty_axis = false;
+      for (size_t d = 0; d < s.x.size(); ++d) empty_axis |= (s.axes >> d & 1) && s.x[d] == 0;
+      if (extreme && empty_axis) continue;  // no value: the schema rejects it
+      if (kind == RMA_REDUCE_PROD && numel(s.x) > 5000) continue;
+      one(kind, DType::kF32, s, false);
+    }
+    const Axes& first = arg ? single[0] : general[0];
+    const Axes& other = arg ? single[2] : general[3];
+    one(kind, DType::kF32, first, true);
+    one(kind, DType::kF32, other, true);
+    for (DType dt : {DType::kF16, DType::kBF16, DType::kI32, DType::kI64}) {
+      if (kind == RMA_REDUCE_MEAN && !is_float(dt)) continue;
+      one(kind, dt, first, false);
+      one(kind, dt, other, dt == DType::kI64);
+    }
+  }
+}
+
+void cast_cases(Builder& g) {
+  constexpr DType kCastTypes[] = {DType::kF32, DType::kF16, DType::kBF16,
+                                  DType::kI32, DType::kI64, DType::kBool};
+  auto one = [&](DType from, DType to, const Shape& s, HostTensor x, const std::string& note) {
+    g.add(dname(from) + " -> " + dname(to), precision_of(to), {std::move(x)}, {"x"},
+          attrs_of(cast_attrs(to)), note);
+  };
+  for (DType from : kCastTypes)
+    for (DType to : kCastTypes) {
+      const Shape s = {7, 13};
+      // Floats with fractions of both signs (truncation) and zeros (bool).
+      HostTensor x =
+          is_float(from) ? g.grid(s, from, -100, 100, 0.25f) : g.random(s, from, -1000, 1000);
+      one(from, to, s, std::move(x), "");
+    }
+  one(DType::kF32, DType::kF16, {256, 1000}, g.uniform({256, 1000}, DType::kF32, -100, 100), "");
+  one(DType::kBF16, DType::kF32, {100003}, g.uniform({100003}, DType::kBF16, -100, 100), "");
+  one(DType::kF32, DType::kI64, {0, 5}, g.uniform({0, 5}, DType::kF32), "");
+  one(DType::kI64, DType::kF32, {}, g.random({}, DType::kI64, -9, 9), "");
+  // i64 -> i32 wraps: values past 2^31.
+  std::vector<int64_t> big(100);
+  for (int64_t& v : big) v = g.randint(-(int64_t{1} << 40), int64_t{1} << 40);
+  one(DType::kI64, DType::kI32, {100}, g.ints({100}, DType::kI64, big), "wraps");
+}
+
+void where_cases(Builder& g) {
+  struct WhereShape {
+    Shape cond, a, b;
+  };
+  const WhereShape shapes[] = {{{7, 13}, {7, 13}, {7, 13}},
+                               {{7, 1}, {13}, {}},
+                               {{2, 1, 5}, {3, 1}, {2, 3, 5}},
+                               {{0, 4}, {4}, {0, 4}},
+                               {{}, {3}, {3}},
+                               {{256, 1000}, {256, 1000}, {256, 1000}},
+                               {{1, 1, 64, 64}, {8, 12, 64, 64}, {}}};
+  for (DType dt : kPlainTypes)
+    for (const WhereShape& s : shapes) {
+      if (numel(s.a) > 4096 && dt != DType::kF32 && dt != DType::kF16) continue;
+      g.add(dname(dt), precision_of(dt),
+            {g.random(s.cond, DType::kBool), g.random(s.a, dt, -100, 100),
+             g.random(s.b, dt, -100, 100)},
+            {"cond", "a", "b"}, nullptr, "");
+    }
+}
+
+void gather_cases(Builder& g) {
+  struct GatherCase {
+    Shape data, indices;
+    int axis;
+  };
+  const GatherCase cases[] = {
+      {{10, 7}, {5}, 0}, {{10, 7}, {3, 2}, 1},   {{2, 9, 3}, {4}, 1},     {{5}, {}, 0},
+      {{4, 6}, {0}, 0},  {{2, 3, 4}, {2, 2}, 2}, {{32000, 64}, {300}, 0}, {{8, 1000}, {7}, 1}};
+  auto one = [&](DType dt, DType index_dt, const GatherCase& c) {
+    const int64_t n = c.data[c.axis];
+    std::vector<int64_t> idx(static_cast<size_t>(numel(c.indices)));
+    for (int64_t& i : idx) i = g.randint(-n, n - 1);  // negatives count from the end
+    g.add(dname(dt), precision_of(dt),
+          {g.random(c.data, dt, -100, 100), g.ints(c.indices, index_dt, idx)}, {"data", "indices"},
+          attrs_of(axis_attrs(c.axis)),
+          "axis=" + std::to_string(c.axis) + " " + dname(index_dt) + " indices");
+  };
+  for (const GatherCase& c : cases) one(DType::kF32, DType::kI64, c);
+  for (DType dt : kPlainTypes) one(dt, DType::kI32, cases[1]);
+  one(DType::kF16, DType::kI32, cases[6]);
+}
+
+void concat_cases(Builder& g) {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> n;
+    for (int i = 0; i < kMaxVariadicInputs; ++i) n.push_back("x" + std::to_string(i));
+    return n;
+  }();
+  std::vector<const char*> names;
+  for (const std::string& n : kNames) names.push_back(n.c_str());
+  auto one = [&](DType dt, const std::vector<Shape>& shapes, int axis) {
+    std::vector<HostTensor> in;
+    for (const Shape& s : shapes) in.push_back(g.random(s, dt, -100, 100));
+    g.add(dname(dt), precision_of(dt), std::move(in), names, attrs_of(axis_attrs(axis)),
+          "axis=" + std::to_string(axis));
+  };
+  for (DType dt : kPlainTypes) one(dt, {{2, 3}, {2, 5}}, 1);
+  one(DType::kF32, {{3, 4}, {1, 4}, {2, 4}}, 0);
+  one(DType::kF32, {{2, 0, 3}, {2, 4, 3}, {2, 1, 3}}, 1);
+  one(DType::kF32, {{0, 3}, {0, 3}}, 0);
+  one(DType::kI64, {{5}}, 0);
+  one(DType::kF16, {{2, 3, 1}, {2, 3, 2}}, 2);
+  one(DType::kF32, std::vector<Shape>(kMaxVariadicInputs, Shape{1, 3}), 0);
+  one(DType::kF32, {{64, 1024}, {64, 1024}}, 1);
+  one(DType::kBF16, {{8, 12, 100, 64}, {8, 12, 1, 64}}, 2);  // a KV cache append
+}
+
+void slice_cases(Builder& g) {
+  struct SliceCase {
+    Shape x;
+    std::vector<int64_t> start, step, size;
+  };
+  const SliceCase cases[] = {
+      {{10, 7}, {2, 0}, {1, 1}, {5, 7}},
+      {{10, 7}, {1, 0}, {2, 3}, {5, 3}},
+      {{10, 7}, {9, 6}, {-1, -2}, {10, 4}},
+      {{10, 7}, {0, 3}, {1, 1}, {0, 2}},
+      {{2, 3, 8, 4}, {0, 1, 2, 0}, {1, 1, 2, 1}, {2, 2, 3, 4}},
+      {{2, 3, 8, 4}, {1, 2, 7, 3}, {-1, -1, -3, -1}, {2, 3, 3, 4}},
+      {{}, {}, {}, {}},
+      {{5}, {4}, {-1}, {5}},
+      {{256, 1000}, {0, 100}, {1, 1}, {256, 500}},
+      {{64, 2048}, {0, 1}, {1, 2}, {64, 1024}},
+  };
+  auto one = [&](DType dt, const SliceCase& c) {
+    g.add(dname(dt), precision_of(dt), {g.random(c.x, dt, -100, 100)}, {"x"},
+          attrs_of(slice_attrs(c.start, c.step, c.size)),
+          "start " + join(c.start) + " step " + join(c.step) + " size " + join(c.size));
+  };
+  for (const SliceCase& c : cases) one(DType::kF32, c);
+  for (DType dt : kPlainTypes) one(dt, cases[2]);
+}
+
+void transpose_cases(Builder& g) {
+  struct TransposeCase {
+    Shape x;
+    std::vector<int> perm;
+  };
+  const TransposeCase cases[] = {{{7, 13}, {1, 0}},
+                                 {{2, 3, 4}, {2, 0, 1}},
+                                 {{2, 3, 4, 5}, {0, 2, 1, 3}},
+                                 {{2, 3, 4, 5}, {0, 1, 3, 2}},
+                                 {{4, 1, 5}, {1, 0, 2}},
+                                 {{3, 4}, {0, 1}},
+                                 {{0, 3}, {1, 0}},
+                                 {{}, {}},
+                                 {{512, 1024}, {1, 0}},
+                                 {{8, 64, 12, 64}, {0, 2, 1, 3}},
+                                 {{2, 12, 64, 100}, {0, 1, 3, 2}},
+                                 {{3, 5, 7, 2, 3}, {4, 2, 0, 3, 1}}};
+  auto one = [&](DType dt, const TransposeCase& c) {
+    std::vector<int64_t> perm(c.perm.begin(), c.perm.end());
+    g.add(dname(dt), precision_of(dt), {g.random(c.x, dt, -100, 100)}, {"x"},
+          attrs_of(transpose_attrs(c.perm)), "perm " + join(perm));
+  };
+  for (const TransposeCase& c : cases) one(DType::kF32, c);
+  for (DType dt : kPlainTypes) one(dt, cases[3]);
+  one(DType::kBF16, cases[8]);
+}
+
+void expand_cases(Builder& g) {
+  const std::pair<Shape, Shape> cases[] = {{{3, 1}, {2, 3, 4}},
+                                           {{1}, {5}},
+                                           {{}, {2, 3}},
+                                           {{4}, {3, 4}},
+                                           {{2, 1, 3}, {2, 5, 3}},
+                                           {{0, 1}, {0, 4}},
+                                           {{1, 4}, {0, 4}},
+                                           {{3, 4}, {3, 4}},
+                                           {{1, 4096}, {512, 4096}},
+                                           {{512, 1}, {512, 4096}},
+                                           {{8, 1, 64, 1}, {8, 12, 64, 64}}};
+  auto one = [&](DType dt, const std::pair<Shape, Shape>& c) {
+    g.add(dname(dt), precision_of(dt), {g.random(c.first, dt, -100, 100)}, {"x"},
+          attrs_of(shape_attrs(c.second)), "to " + compact(c.second));
+  };
+  for (const auto& c : cases) one(DType::kF32, c);
+  for (DType dt : kPlainTypes) one(dt, cases[4]);
+}
+
 using BuildFn = void (*)(Builder&);
 // In op id order (rma_op).
 constexpr BuildFn kBuilders[] = {
@@ -718,6 +1129,17 @@ constexpr BuildFn kBuilders[] = {
     softmax_cases,
     binary_cases,
     binary_cases,
+    unary_cases,
+    binary_tier2_cases,
+    matmul_cases,
+    reduce_cases,
+    cast_cases,
+    where_cases,
+    gather_cases,
+    concat_cases,
+    slice_cases,
+    transpose_cases,
+    expand_cases,
 };
 static_assert(std::size(kBuilders) == RMA_OP_COUNT, "one case builder per op");
 

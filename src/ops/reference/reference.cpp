@@ -88,13 +88,65 @@ void write_ints(const rma_tensor& t, const std::vector<int64_t>& v) {
   }
 }
 
+std::vector<int64_t> dense_strides(const rma_tensor& t) {
+  std::vector<int64_t> s(static_cast<size_t>(t.ndim), 1);
+  for (int d = t.ndim - 2; d >= 0; --d) s[d] = s[d + 1] * t.shape[d + 1];
+  return s;
+}
+
+std::vector<int64_t> broadcast_index(const rma_tensor& in, const rma_tensor& out) {
+  // in's strides seen from out's dims: aligned at the back, 0 where in is
+  // broadcast (size 1 or missing).
+  std::vector<int64_t> stride(static_cast<size_t>(out.ndim), 0);
+  const std::vector<int64_t> in_strides = dense_strides(in);
+  for (int i = 0; i < in.ndim; ++i)
+    if (in.shape[i] != 1) stride[out.ndim - in.ndim + i] = in_strides[i];
+  std::vector<int64_t> index;
+  index.reserve(static_cast<size_t>(numel(out)));
+  for_each_index(out, [&](const std::vector<int64_t>& idx) {
+    int64_t flat = 0;
+    for (int d = 0; d < out.ndim; ++d) flat += idx[d] * stride[d];
+    index.push_back(flat);
+  });
+  return index;
+}
+
+void copy_element(const rma_tensor& src, int64_t from, const rma_tensor& dst, int64_t to) {
+  const int64_t es = elem_bytes(src);
+  std::memcpy(bytes(dst) + to * es, bytes(src) + from * es, static_cast<size_t>(es));
+}
+
 void run(const rma_op_call& call) {
   using Fn = void (*)(const rma_op_call&);
   static constexpr Fn kFns[RMA_OP_COUNT] = {
-      linear,       quant_linear,   rms_norm,     add_rms_norm,  layer_norm,
-      rope,         fill_kv_cache,  prefill_attention, paged_decode_attention,
-      silu_and_mul, gelu_and_mul,   embedding,    moe_gating_topk_softmax,
-      sample,       softmax,        add,          mul,
+      linear,
+      quant_linear,
+      rms_norm,
+      add_rms_norm,
+      layer_norm,
+      rope,
+      fill_kv_cache,
+      prefill_attention,
+      paged_decode_attention,
+      silu_and_mul,
+      gelu_and_mul,
+      embedding,
+      moe_gating_topk_softmax,
+      sample,
+      softmax,
+      add,
+      mul,
+      unary,
+      binary,
+      matmul,
+      reduce,
+      cast,
+      where,
+      gather,
+      concat,
+      slice,
+      transpose,
+      expand,
   };
   if (call.op < 0 || call.op >= RMA_OP_COUNT)
     throw Error(ErrorCode::kInvalidArgument, "unknown op id " + std::to_string(call.op));

@@ -1,5 +1,7 @@
-// cpu softmax over the last axis, f32/f16/bf16, rows in parallel.
+// cpu softmax (or log_softmax) over the last axis, f32/f16/bf16, rows in
+// parallel.
 #include <algorithm>
+#include <cstddef>
 #include <vector>
 
 #include "common/float_rows.h"
@@ -19,11 +21,18 @@ rma_status supported(const rma_op_call& call, rma_error* err) {
   if (x.ndim < 1 || !same_shape(x, y))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected x[..., N] and y like x", kOp);
   if (call.attrs) {
-    const int32_t axis = static_cast<const rma_softmax_attrs*>(call.attrs)->axis;
-    if (axis != -1 && axis != x.ndim - 1)
-      return fail(err, RMA_STATUS_UNSUPPORTED, "%s: only the last axis, got axis %d", kOp, axis);
+    const auto* a = static_cast<const rma_softmax_attrs*>(call.attrs);
+    if (a->axis != -1 && a->axis != x.ndim - 1)
+      return fail(err, RMA_STATUS_UNSUPPORTED, "%s: only the last axis, got axis %d", kOp, a->axis);
   }
   return RMA_STATUS_OK;
+}
+
+// `log` was appended to rma_softmax_attrs: read only when struct_size
+// covers it; a shorter struct (or none) means softmax.
+bool log_softmax(const rma_op_call& call) {
+  const auto* a = static_cast<const rma_softmax_attrs*>(call.attrs);
+  return a && a->struct_size >= offsetof(rma_softmax_attrs, log) + sizeof(a->log) && a->log;
 }
 
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error*) {
@@ -31,13 +40,14 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error*) {
   const int64_t n = last_dim(x), nrows = rows(x);
   if (nrows == 0 || n == 0) return RMA_STATUS_OK;
   const bool f32 = x.dtype == RMA_DTYPE_F32;
+  const auto row = log_softmax(call) ? log_softmax_row : softmax_row;
   const int64_t grain = std::max<int64_t>(1, softmax_config::kChunkElems / n);
   ctx.pool.parallel_for(nrows, grain, [&](int64_t r0, int64_t r1) {
     std::vector<float> buf(f32 ? 0 : n);
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = read_f32(x, r * n, n, buf.data());
       float* yr = out_f32(y, r * n, buf.data());  // the kernel allows y == x
-      softmax_row(xr, yr, n);
+      row(xr, yr, n);
       write_f32(y, r * n, n, yr);
     }
   });

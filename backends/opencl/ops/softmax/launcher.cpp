@@ -1,5 +1,6 @@
-// opencl softmax: over the last axis; f32, f16 or bf16 (computed in
-// f32, rounded once).
+// opencl softmax (or log_softmax): over the last axis; f32, f16 or bf16
+// (computed in f32, rounded once).
+#include <cstddef>
 #include <string>
 
 #include "common/cl_device.h"
@@ -16,8 +17,8 @@ rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   const auto* attrs = static_cast<const rma_softmax_attrs*>(call.attrs);
   const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
   // The last axis, as -1 or by its index (docs/ops.md).
-  if (attrs && attrs->struct_size >= sizeof(rma_softmax_attrs) && attrs->axis != -1 &&
-      attrs->axis != x.ndim - 1)
+  if (attrs && attrs->struct_size >= offsetof(rma_softmax_attrs, axis) + sizeof(attrs->axis) &&
+      attrs->axis != -1 && attrs->axis != x.ndim - 1)
     return fail(err, RMA_STATUS_INVALID_ARGUMENT,
                 "%s: axis %d; v1 accepts only the last axis (-1 or %d)", kOp, attrs->axis,
                 x.ndim - 1);
@@ -31,6 +32,13 @@ rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
   return RMA_STATUS_OK;
 }
 
+// `log` was appended to rma_softmax_attrs: read only when struct_size
+// covers it; a shorter struct (or none) means softmax.
+bool log_softmax(const rma_op_call& call) {
+  const auto* a = static_cast<const rma_softmax_attrs*>(call.attrs);
+  return a && a->struct_size >= offsetof(rma_softmax_attrs, log) + sizeof(a->log) && a->log;
+}
+
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const rma_tensor &x = call.inputs[0], &y = call.outputs[0];
   const cl_long n = last_dim(x), rows = leading_rows(x);
@@ -39,9 +47,11 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
                                                        : softmax_config::kGpuLocalSize;
   cl_kernel k = nullptr;
   for (;;) {
-    if (rma_status st = get_kernel(
-            ctx.dev, "softmax/softmax", "softmax",
-            "-DLOCAL_SIZE=" + std::to_string(local) + dtype_option("DTYPE", x.dtype), &k, err))
+    if (rma_status st = get_kernel(ctx.dev, "softmax/softmax", "softmax",
+                                   "-DLOCAL_SIZE=" + std::to_string(local) +
+                                       " -DLOG_SOFTMAX=" + (log_softmax(call) ? "1" : "0") +
+                                       dtype_option("DTYPE", x.dtype),
+                                   &k, err))
       return st;
     size_t limit = 0;
     if (clGetKernelWorkGroupInfo(k, ctx.dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,

@@ -7,6 +7,8 @@
 // stores e to y and pass 3 scales it there, so exp runs once per element; a
 // narrower y cannot hold e unrounded, so there pass 3 evaluates exp again.
 // Each work-item reads back only the elements it wrote (so y may alias x).
+// With LOG_SOFTMAX=1 (log_softmax) pass 2 stores nothing and pass 3 writes
+// x - max - log(sum).
 #include "common/kernels/dtype.cl"
 
 float row_max(__local float* partial, float v) {
@@ -53,7 +55,7 @@ __kernel void softmax(__global const STORAGE(DTYPE)* x, ulong x_off, __global ST
   float8 s8 = (float8)(0.f);
   for (long k = lid; k < nv; k += LOCAL_SIZE) {
     const float8 e = exp(LOAD8(DTYPE, k, xr) - m);
-#if IS_F32(DTYPE)
+#if IS_F32(DTYPE) && !LOG_SOFTMAX
     STORE8(DTYPE, e, k, yr);
 #endif
     s8 += e;
@@ -62,11 +64,16 @@ __kernel void softmax(__global const STORAGE(DTYPE)* x, ulong x_off, __global ST
   float s = (s4.s0 + s4.s1) + (s4.s2 + s4.s3);
   for (long k = 8 * nv + lid; k < n; k += LOCAL_SIZE) {
     const float e = exp(LOAD(DTYPE, k, xr) - m);
-#if IS_F32(DTYPE)
+#if IS_F32(DTYPE) && !LOG_SOFTMAX
     STORE(DTYPE, e, k, yr);
 #endif
     s += e;
   }
+#if LOG_SOFTMAX
+  const float shift = m + log(row_sum(partial, s));
+  for (long k = lid; k < nv; k += LOCAL_SIZE) STORE8(DTYPE, LOAD8(DTYPE, k, xr) - shift, k, yr);
+  for (long k = 8 * nv + lid; k < n; k += LOCAL_SIZE) STORE(DTYPE, LOAD(DTYPE, k, xr) - shift, k, yr);
+#else
   const float inv = 1.f / row_sum(partial, s);
 #if IS_F32(DTYPE)
   for (long k = lid; k < nv; k += LOCAL_SIZE) STORE8(DTYPE, LOAD8(DTYPE, k, yr) * inv, k, yr);
@@ -77,4 +84,5 @@ __kernel void softmax(__global const STORAGE(DTYPE)* x, ulong x_off, __global ST
   for (long k = 8 * nv + lid; k < n; k += LOCAL_SIZE)
     STORE(DTYPE, exp(LOAD(DTYPE, k, xr) - m) * inv, k, yr);
 #endif
+#endif  // LOG_SOFTMAX
 }
