@@ -56,7 +56,8 @@ int run_llm_bench(const LlmBenchOptions& o) {
 
   llm::EngineOptions eo;
   eo.device = o.device;
-  eo.max_batch = 1;
+  eo.max_batch = o.batch;
+  eo.decode_graphs = o.graphs;
   eo.max_context = o.pp + o.tg + 8;
   eo.precision = o.precision;
   auto engine = llm::Engine::load(o.model, eo);
@@ -66,7 +67,8 @@ int run_llm_bench(const LlmBenchOptions& o) {
   const std::string label =
       (o.label.empty() ? std::filesystem::path(engine->model_file().path()).filename().string()
                        : o.label) +
-      " " + precision;
+      " " + precision + (o.batch > 1 ? " b" + std::to_string(o.batch) : "") +
+      (o.graphs ? "" : " eager");
 
   // Random prompt tokens (as llama-bench does), the same every run.
   std::vector<int32_t> prompt(static_cast<size_t>(o.pp));
@@ -79,18 +81,23 @@ int run_llm_bench(const LlmBenchOptions& o) {
   }
 
   std::vector<double> pp_rate, tg_rate;
+  llm::GenerationStats st;
   for (int r = 0; r < o.repeat + 1; ++r) {  // the first run warms caches, not counted
     llm::GenerationRequest req;
     req.prompt = prompt;
     req.max_tokens = o.tg;
     req.ignore_eos = true;
-    llm::GenerationStats st;
-    engine->generate({req}, {}, &st);
+    engine->generate(std::vector<llm::GenerationRequest>(static_cast<size_t>(o.batch), req), {},
+                     &st);
     if (r == 0) continue;
     pp_rate.push_back(st.prompt_tokens / st.prefill_seconds);
-    // The first generated token comes out of the prefill pass.
-    tg_rate.push_back(std::max<int64_t>(st.generated_tokens - 1, 1) / st.decode_seconds);
+    // Tokens of decode-only steps (each request's first comes with its prefill).
+    tg_rate.push_back(std::max<int64_t>(st.decode_tokens, 1) / st.decode_seconds);
   }
+  const std::string step_ops =
+      st.graph_decode_steps > 0
+          ? std::to_string(st.ops_per_decode_step) + " ops per decode step in one graph launch"
+          : "decode steps run op by op";
 
   const uint64_t rss = peak_rss_bytes();  // before the bandwidth probe's buffer
   const uint64_t wbytes = weight_bytes_per_token(engine->model_file(), cfg);
@@ -102,10 +109,10 @@ int run_llm_bench(const LlmBenchOptions& o) {
 
   std::printf("model %s on %s, %d threads: pp%d %.1f tok/s (spread %.0f%%), tg%d %.1f tok/s "
               "(spread %.0f%%); %.1f MB weights/token, DRAM %.1f GB/s, decode at %.0f%% of the "
-              "roofline (%.1f tok/s); peak RSS %.1f MiB\n",
+              "roofline (%.1f tok/s); peak RSS %.1f MiB; %s\n",
               label.c_str(), engine->device().name().c_str(), threads, o.pp, pp,
               100 * spread(pp_rate), o.tg, tg, 100 * spread(tg_rate), wbytes / 1e6, bw,
-              100 * tg / roofline, roofline, rss / 1048576.0);
+              100 * tg / roofline, roofline, rss / 1048576.0, step_ops.c_str());
 
   if (!o.json_path.empty()) {
     std::ofstream out(o.json_path, std::ios::app);
@@ -122,7 +129,9 @@ int run_llm_bench(const LlmBenchOptions& o) {
     emit("tg" + std::to_string(o.tg), "tok_per_s", tg,
          {{"spread", spread(tg_rate)}, {"roofline_tok_per_s", roofline},
           {"roofline_fraction", tg / roofline}, {"weight_bytes_per_token", wbytes},
-          {"dram_gb_per_s", bw}});
+          {"dram_gb_per_s", bw}, {"batch", o.batch},
+          {"ops_per_decode_step", st.ops_per_decode_step},
+          {"graph_decode_steps", st.graph_decode_steps}});
     emit("peak_rss", "bytes", static_cast<double>(rss), nlohmann::json::object());
   }
   return 0;

@@ -21,6 +21,8 @@ struct LlmBenchOptions {
   int repeat = 3;
   int threads = 0;          // CPU threads (RM_NUM_THREADS); 0: the default
   Precision precision = Precision::kAccurate;  // quant_linear's (rma/ops.h)
+  int batch = 1;            // identical requests decoded together
+  bool graphs = true;       // EngineOptions::decode_graphs
   std::string json_path;    // one JSON object per case, a line each
 };
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <hwy/targets.h>
 
@@ -29,8 +30,25 @@ Registry& registry() {
 
 const rma_host_api* g_host = nullptr;
 
+// A recorded op call or device copy, owning copies of what the caller's
+// descriptors pointed at (tensor descriptors, attributes).
+struct RecordedStep {
+  rma_op_call call{};
+  std::vector<rma_tensor> inputs, outputs;
+  std::vector<uint8_t> attrs;  // the attribute struct's struct_size bytes
+  // A device-to-device copy instead of an op (call.op < 0).
+  void* copy_dst = nullptr;
+  const void* copy_src = nullptr;
+  uint64_t copy_bytes = 0;
+};
+struct Recording {
+  std::vector<RecordedStep> steps;
+};
+
 struct CpuDevice {
   std::unique_ptr<ThreadPool> pool;
+  // While capturing: where op_run and copy_device_to_device record.
+  std::unique_ptr<Recording> capturing;
 };
 std::unique_ptr<CpuDevice> g_device;
 
@@ -111,6 +129,7 @@ rma_status device_get_info(rma_device d, rma_device_info* out, rma_error* err) {
   }
   out->memory_free = avail;
   out->capabilities = RMA_CAP_F16 | RMA_CAP_BF16 | RMA_CAP_QUANTIZED | RMA_CAP_HOST_MEMORY |
+                      RMA_CAP_CAPTURE |
                       RMA_CAP_OP_KERNELS;
   return RMA_STATUS_OK;
 }
@@ -153,20 +172,38 @@ rma_status event_synchronize(rma_device, rma_event, rma_error*) { return RMA_STA
 rma_status stream_wait_event(rma_device, rma_stream, rma_event, rma_error*) { return RMA_STATUS_OK; }
 
 // ----------------------------------------------------------------- copies
-rma_status copy_h2d(rma_device, rma_stream, void* dst, uint64_t dst_off, const void* src,
-                    uint64_t bytes, rma_error*) {
+rma_status refuse_while_capturing(rma_device d, const char* what, rma_error* err) {
+  if (!dev_of(d)->capturing) return RMA_STATUS_OK;
+  return fail(err, RMA_STATUS_UNSUPPORTED,
+              "cpu: %s while a capture is recording (host copies cannot be replayed)", what);
+}
+
+rma_status copy_h2d(rma_device d, rma_stream, void* dst, uint64_t dst_off, const void* src,
+                    uint64_t bytes, rma_error* err) {
+  if (rma_status st = refuse_while_capturing(d, "copy_host_to_device", err)) return st;
   copy_n("h2d", static_cast<uint8_t*>(dst) + dst_off, src, bytes);
   return RMA_STATUS_OK;
 }
-rma_status copy_d2h(rma_device, rma_stream, void* dst, const void* src, uint64_t src_off,
-                    uint64_t bytes, rma_error*) {
+rma_status copy_d2h(rma_device d, rma_stream, void* dst, const void* src, uint64_t src_off,
+                    uint64_t bytes, rma_error* err) {
+  if (rma_status st = refuse_while_capturing(d, "copy_device_to_host", err)) return st;
   copy_n("d2h", dst, static_cast<const uint8_t*>(src) + src_off, bytes);
   return RMA_STATUS_OK;
 }
-rma_status copy_d2d(rma_device, rma_stream, void* dst, uint64_t dst_off, const void* src,
+rma_status copy_d2d(rma_device d, rma_stream, void* dst, uint64_t dst_off, const void* src,
                     uint64_t src_off, uint64_t bytes, rma_error*) {
-  copy_n("d2d", static_cast<uint8_t*>(dst) + dst_off, static_cast<const uint8_t*>(src) + src_off,
-         bytes);
+  void* to = static_cast<uint8_t*>(dst) + dst_off;
+  const void* from = static_cast<const uint8_t*>(src) + src_off;
+  if (Recording* rec = dev_of(d)->capturing.get()) {
+    RecordedStep step;
+    step.call.op = -1;
+    step.copy_dst = to;
+    step.copy_src = from;
+    step.copy_bytes = bytes;
+    rec->steps.push_back(std::move(step));
+    return RMA_STATUS_OK;
+  }
+  copy_n("d2d", to, from, bytes);
   return RMA_STATUS_OK;
 }
 
@@ -180,11 +217,76 @@ rma_status op_supported(rma_device, const rma_op_call* call, rma_error* err) {
   return registry().supported[call->op](*call, err);
 }
 
+// Records a checked call with its own copies of the descriptors.
+void record(Recording& rec, const rma_op_call& call) {
+  RecordedStep& step = rec.steps.emplace_back();
+  step.call = call;
+  step.inputs.assign(call.inputs, call.inputs + call.num_inputs);
+  step.outputs.assign(call.outputs, call.outputs + call.num_outputs);
+  if (call.attrs) {
+    // Every attribute struct starts with its struct_size.
+    uint32_t size = 0;
+    std::memcpy(&size, call.attrs, sizeof(size));
+    const auto* bytes = static_cast<const uint8_t*>(call.attrs);
+    step.attrs.assign(bytes, bytes + size);
+  }
+}
+
 rma_status op_run(rma_device d, rma_stream, const rma_op_call* call, rma_error* err) {
   const rma_status st = op_supported(d, call, err);
   if (st != RMA_STATUS_OK) return st;
+  if (Recording* rec = dev_of(d)->capturing.get()) {
+    record(*rec, *call);
+    return RMA_STATUS_OK;
+  }
   const Context ctx{*dev_of(d)->pool};
   return registry().run[call->op](ctx, *call, err);
+}
+
+// ---------------------------------------------------------------- capture
+// A recording replays its calls straight into the op modules: no schema
+// checks, allocation or descriptor building in the core, which is most of
+// the per-op cost of small decode steps.
+rma_status capture_begin(rma_device d, rma_stream, rma_error* err) {
+  CpuDevice& dev = *dev_of(d);
+  if (dev.capturing) return fail(err, RMA_STATUS_INVALID_ARGUMENT, "cpu: already capturing");
+  dev.capturing = std::make_unique<Recording>();
+  return RMA_STATUS_OK;
+}
+
+rma_status capture_end(rma_device d, rma_stream, rma_capture* out, uint64_t* num_ops,
+                       rma_error* err) {
+  CpuDevice& dev = *dev_of(d);
+  if (!dev.capturing) return fail(err, RMA_STATUS_INVALID_ARGUMENT, "cpu: no capture recording");
+  Recording* rec = dev.capturing.release();
+  // Point each call at its own descriptors (the vectors no longer move).
+  for (RecordedStep& step : rec->steps) {
+    step.call.inputs = step.inputs.data();
+    step.call.outputs = step.outputs.data();
+    step.call.attrs = step.attrs.empty() ? nullptr : step.attrs.data();
+  }
+  *out = reinterpret_cast<rma_capture>(rec);
+  *num_ops = rec->steps.size();
+  return RMA_STATUS_OK;
+}
+
+rma_status capture_launch(rma_device d, rma_stream, rma_capture capture, rma_error* err) {
+  CpuDevice& dev = *dev_of(d);
+  if (dev.capturing)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "cpu: capture_launch while capturing");
+  const Context ctx{*dev.pool};
+  for (const RecordedStep& step : reinterpret_cast<Recording*>(capture)->steps) {
+    if (step.call.op < 0) {
+      copy_n("d2d", step.copy_dst, step.copy_src, step.copy_bytes);
+      continue;
+    }
+    if (rma_status st = registry().run[step.call.op](ctx, step.call, err)) return st;
+  }
+  return RMA_STATUS_OK;
+}
+
+void capture_destroy(rma_device, rma_capture capture) {
+  delete reinterpret_cast<Recording*>(capture);
 }
 
 void shutdown() { g_device.reset(); }
@@ -216,6 +318,10 @@ rma_plugin_api make_api() {
   a.copy_device_to_device = copy_d2d;
   a.op_supported = op_supported;
   a.op_run = op_run;
+  a.capture_begin = capture_begin;
+  a.capture_end = capture_end;
+  a.capture_launch = capture_launch;
+  a.capture_destroy = capture_destroy;
   return a;
 }
 

@@ -44,6 +44,11 @@ std::vector<std::unique_ptr<CudaDevice>>& devices() {
 
 CudaDevice* dev_of(rma_device d) { return reinterpret_cast<CudaDevice*>(d); }
 CudaStream* stream_of(rma_stream s) { return reinterpret_cast<CudaStream*>(s); }
+// Where a call's scratch comes from: the capture's own blocks while the
+// stream records, else the device's cache.
+CachingAllocator& scratch_of(CudaStream& s) {
+  return s.capture_scratch ? *s.capture_scratch : s.dev->scratch;
+}
 cudaEvent_t event_of(rma_event e) { return reinterpret_cast<cudaEvent_t>(e); }
 
 void plugin_log(int32_t level, const std::string& message) {
@@ -164,7 +169,8 @@ rma_status device_get_info(rma_device dv, rma_device_info* out, rma_error* err) 
   out->memory_total = total_bytes;
   out->memory_free = free_bytes;
   // Everything we build for (sm_80+) has native bf16 conversions.
-  out->capabilities = RMA_CAP_OP_KERNELS | RMA_CAP_ASYNC | RMA_CAP_F16 | RMA_CAP_QUANTIZED;
+  out->capabilities =
+      RMA_CAP_OP_KERNELS | RMA_CAP_ASYNC | RMA_CAP_F16 | RMA_CAP_QUANTIZED | RMA_CAP_CAPTURE;
   if (d.cc_major * 10 + d.cc_minor >= 80) out->capabilities |= RMA_CAP_BF16;
   return RMA_STATUS_OK;
 }
@@ -352,6 +358,9 @@ std::string copy_what(const char* kind, uint64_t bytes, uint64_t offset) {
 // chunk and the DMA runs asynchronously while the next chunk is filled.
 rma_status copy_h2d(rma_device dv, rma_stream s, void* dst, uint64_t dst_off, const void* src,
                     uint64_t bytes, rma_error* err) {
+  if (stream_of(s)->capture_scratch)
+    return fail(err, RMA_STATUS_UNSUPPORTED,
+                "cuda: copy_host_to_device while the stream is capturing (host copies cannot be replayed)");
   if (!bytes) return RMA_STATUS_OK;
   CudaDevice& d = *dev_of(dv);
   if (rma_status st = use_device(d, err)) return st;
@@ -399,6 +408,9 @@ void CUDART_CB copy_out(void* job) {
 
 rma_status copy_d2h(rma_device dv, rma_stream s, void* dst, const void* src, uint64_t src_off,
                     uint64_t bytes, rma_error* err) {
+  if (stream_of(s)->capture_scratch)
+    return fail(err, RMA_STATUS_UNSUPPORTED,
+                "cuda: copy_device_to_host while the stream is capturing (host copies cannot be replayed)");
   if (!bytes) return RMA_STATUS_OK;
   CudaDevice& d = *dev_of(dv);
   if (rma_status st = use_device(d, err)) return st;
@@ -458,7 +470,8 @@ rma_status copy_d2d(rma_device dv, rma_stream s, void* dst, uint64_t dst_off, co
 // ------------------------------------------------------ context services
 rma_status scratch(const Context& ctx, size_t bytes, void** out, rma_error* err) {
   CallState& st = *ctx.state;
-  void* p = ctx.dev.scratch.allocate(bytes ? bytes : 1, ctx.stream);
+  CachingAllocator& from = scratch_of(*st.stream);
+  void* p = from.allocate(bytes ? bytes : 1, ctx.stream);
   if (!p) {
     cudaGetLastError();
     return fail(err, RMA_STATUS_OUT_OF_MEMORY,
@@ -490,8 +503,10 @@ rma_status op_supported(rma_device dv, const rma_op_call* call, rma_error* err) 
   if (!call || call->struct_size < sizeof(rma_op_call))
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "rma_op_call missing or too small");
   if (call->op < 0 || call->op >= RMA_OP_COUNT || !registry().supported[call->op])
-    return fail(err, RMA_STATUS_UNSUPPORTED, "op %d is unknown to the cuda backend (newer ABI?)",
-                call->op);
+    return fail(err, RMA_STATUS_UNSUPPORTED,
+                "the cuda backend has no kernel for op %d (%s; it runs the Tier-1 ops, see "
+                "docs/cuda-backend.md)",
+                call->op, op_label(call->op));
   return registry().supported[call->op](*dev_of(dv), *call, err);
 }
 
@@ -507,8 +522,81 @@ rma_status op_run(rma_device dv, rma_stream s, const rma_op_call* call, rma_erro
   const rma_status st = registry().run[call->op](ctx, *call, err);
   // Stream-ordered: the next request on this stream may reuse the blocks
   // at once, since its work runs after this op's.
-  for (void* p : state.scratch) d.scratch.free(p);
+  for (void* p : state.scratch) scratch_of(*state.stream).free(p);
   return st;
+}
+
+// ---------------------------------------------------------------- capture
+// CUDA graphs: the stream is captured in relaxed mode (so an op may still
+// allocate its scratch with cudaMalloc), instantiated once, and launched as
+// one unit. Index read-backs are skipped while capturing (the kernels then
+// bound-check instead; see ops/fill_kv_cache/index_tensors.cuh).
+rma_status capture_begin(rma_device dv, rma_stream s, rma_error* err) {
+  CudaDevice& d = *dev_of(dv);
+  if (rma_status st = use_device(d, err)) return st;
+  CudaStream& cs = *stream_of(s);
+  if (cs.capture_scratch)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: the stream is already capturing",
+                where(d).c_str());
+  if (const cudaError_t e = cudaStreamBeginCapture(cs.stream, cudaStreamCaptureModeRelaxed);
+      e != cudaSuccess) {
+    cudaGetLastError();
+    return cuda_fail(err, d, "cudaStreamBeginCapture", e);
+  }
+  cs.capture_scratch = std::make_unique<CachingAllocator>(d.allocator_backend);
+  return RMA_STATUS_OK;
+}
+
+rma_status capture_end(rma_device dv, rma_stream s, rma_capture* out, uint64_t* num_ops,
+                       rma_error* err) {
+  CudaDevice& d = *dev_of(dv);
+  if (rma_status st = use_device(d, err)) return st;
+  CudaStream& cs = *stream_of(s);
+  if (!cs.capture_scratch)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: the stream is not capturing",
+                where(d).c_str());
+  auto capture = std::make_unique<CudaCapture>();
+  capture->scratch = std::move(cs.capture_scratch);
+  cudaGraph_t graph = nullptr;
+  if (const cudaError_t e = cudaStreamEndCapture(cs.stream, &graph); e != cudaSuccess) {
+    cudaGetLastError();
+    capture->scratch->release_cached();
+    return cuda_fail(err, d, "cudaStreamEndCapture (an op in the capture failed or is not capturable)", e);
+  }
+  size_t nodes = 0;
+  cudaError_t e = cudaGraphGetNodes(graph, nullptr, &nodes);
+  if (e == cudaSuccess) e = cudaGraphInstantiate(&capture->exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    capture->scratch->release_cached();
+    return cuda_fail(err, d, "cudaGraphInstantiate", e);
+  }
+  *num_ops = nodes;
+  *out = reinterpret_cast<rma_capture>(capture.release());
+  return RMA_STATUS_OK;
+}
+
+rma_status capture_launch(rma_device dv, rma_stream s, rma_capture c, rma_error* err) {
+  CudaDevice& d = *dev_of(dv);
+  if (rma_status st = use_device(d, err)) return st;
+  if (const cudaError_t e =
+          cudaGraphLaunch(reinterpret_cast<CudaCapture*>(c)->exec, stream_of(s)->stream);
+      e != cudaSuccess) {
+    cudaGetLastError();
+    return cuda_fail(err, d, "cudaGraphLaunch", e);
+  }
+  return RMA_STATUS_OK;
+}
+
+void capture_destroy(rma_device dv, rma_capture c) {
+  auto* capture = reinterpret_cast<CudaCapture*>(c);
+  if (!capture) return;
+  if (use_device(*dev_of(dv), nullptr) == RMA_STATUS_OK) {
+    if (capture->exec) cudaGraphExecDestroy(capture->exec);
+    capture->scratch->release_cached();  // waits for the device first
+  }
+  delete capture;
 }
 
 void shutdown() {
@@ -552,6 +640,10 @@ rma_plugin_api make_api() {
   a.copy_device_to_device = copy_d2d;
   a.op_supported = op_supported;
   a.op_run = op_run;
+  a.capture_begin = capture_begin;
+  a.capture_end = capture_end;
+  a.capture_launch = capture_launch;
+  a.capture_destroy = capture_destroy;
   return a;
 }
 
@@ -682,7 +774,7 @@ rma_status cublaslt_of(const Context& ctx, cublasLtHandle_t* handle, void** work
 }
 
 const char* op_label(int32_t op) {
-  static const char* const kNames[RMA_OP_COUNT] = {"linear",
+  static const char* const kNames[] = {"linear",
                                                    "quant_linear",
                                                    "rms_norm",
                                                    "add_rms_norm",
@@ -698,7 +790,19 @@ const char* op_label(int32_t op) {
                                                    "sample",
                                                    "softmax",
                                                    "add",
-                                                   "mul"};
+                                                   "mul",
+                                                   "unary",
+                                                   "binary",
+                                                   "matmul",
+                                                   "reduce",
+                                                   "cast",
+                                                   "where",
+                                                   "gather",
+                                                   "concat",
+                                                   "slice",
+                                                   "transpose",
+                                                   "expand"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == RMA_OP_COUNT, "one name per op");
   return op >= 0 && op < RMA_OP_COUNT ? kNames[op] : "unknown op";
 }
 

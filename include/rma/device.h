@@ -19,6 +19,7 @@
 namespace rma {
 
 class DeviceImpl;
+class MemoryPool;
 class Plugin;
 
 struct MemoryStats {
@@ -32,7 +33,10 @@ struct MemoryStats {
 // A device allocation from a pool; returned to the pool on destruction.
 class Buffer {
  public:
-  Buffer(std::shared_ptr<DeviceImpl> device, void* handle, uint64_t size, bool pooled);
+  // `pool`: where the block returns when freed (nullptr: not pooled, e.g.
+  // wrapped host memory); held so a capture's private pool outlives it.
+  Buffer(std::shared_ptr<DeviceImpl> device, void* handle, uint64_t size,
+         std::shared_ptr<MemoryPool> pool);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -46,11 +50,12 @@ class Buffer {
   std::shared_ptr<DeviceImpl> device_;
   void* handle_;
   uint64_t size_;
-  bool pooled_;
+  std::shared_ptr<MemoryPool> pool_;
 };
 
 class Stream;
 class Event;
+class Capture;
 
 class Device {
  public:
@@ -76,6 +81,18 @@ class Device {
 
   // Whether the plugin accepts the call; if not, why (in `reason`).
   bool supports(const rma_op_call& call, std::string* reason = nullptr) const;
+
+  // Stream capture (plugins with RMA_CAP_CAPTURE: CPU, CUDA). Between
+  // begin_capture() and end_capture() the default stream's ops are recorded,
+  // not run, and every allocation comes from a pool private to the capture,
+  // so the recording's buffers keep their addresses for as long as the
+  // Capture lives. Nothing may be copied from or to the host meanwhile, and
+  // no other thread may use the device. A failed or abandoned recording is
+  // ended with abort_capture().
+  bool supports_capture() const;
+  void begin_capture() const;
+  std::shared_ptr<Capture> end_capture() const;
+  void abort_capture() const noexcept;
 
   bool operator==(const Device& o) const { return impl_ == o.impl_; }
   bool operator!=(const Device& o) const { return impl_ != o.impl_; }
@@ -116,6 +133,25 @@ class Event {
  private:
   Device device_;
   rma_event handle_ = nullptr;
+};
+
+// A recording of a device's default-stream work (Device::end_capture()).
+class Capture {
+ public:
+  Capture(Device device, rma_capture handle, uint64_t num_ops, std::shared_ptr<MemoryPool> pool);
+  ~Capture();
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+
+  // Enqueues the recorded work again on the device's default stream.
+  void launch();
+  uint64_t num_ops() const { return num_ops_; }  // ops (kernels, nodes) recorded
+
+ private:
+  Device device_;
+  rma_capture handle_;
+  uint64_t num_ops_;
+  std::shared_ptr<MemoryPool> pool_;  // the buffers the recording uses
 };
 
 struct PluginInfo {

@@ -126,6 +126,21 @@ typedef enum rma_op {
   RMA_OP_SOFTMAX = 14,      /* x -> y over the last axis             attrs: rma_softmax_attrs */
   RMA_OP_ADD = 15,          /* a, b (numpy broadcasting) -> a + b */
   RMA_OP_MUL = 16,          /* a, b (numpy broadcasting) -> a * b */
+  /* Tier 2: general tensor ops, for imported graphs (docs/ops.md "Tier 2").
+   * Float dtypes are f32/f16/bf16; "int" is i32/i64; bool is one byte 0/1.
+   * where, gather, concat, slice, transpose and expand move any
+   * non-quantized dtype (i8 too). */
+  RMA_OP_UNARY = 17,     /* x -> y, same shape and dtype            attrs: rma_unary_attrs */
+  RMA_OP_BINARY = 18,    /* a, b (numpy broadcasting) -> y           attrs: rma_binary_attrs */
+  RMA_OP_MATMUL = 19,    /* a[...,M,K], b[...,K,N] (batch dims broadcast) -> y[...,M,N] */
+  RMA_OP_REDUCE = 20,    /* x -> y over the axes in the mask          attrs: rma_reduce_attrs */
+  RMA_OP_CAST = 21,      /* x -> y of another dtype                   attrs: rma_cast_attrs */
+  RMA_OP_WHERE = 22,     /* cond (bool), a, b (numpy broadcasting) -> y */
+  RMA_OP_GATHER = 23,    /* data, indices (int; < 0 counts from the end) -> y  attrs: rma_axis_attrs */
+  RMA_OP_CONCAT = 24,    /* x0, x1, ... (1 to 64 inputs) -> y along axis  attrs: rma_axis_attrs */
+  RMA_OP_SLICE = 25,     /* x -> y, a strided window                  attrs: rma_slice_attrs */
+  RMA_OP_TRANSPOSE = 26, /* x -> y, axes permuted                     attrs: rma_transpose_attrs */
+  RMA_OP_EXPAND = 27,    /* x -> y broadcast to a shape               attrs: rma_shape_attrs */
   RMA_OP_COUNT
 } rma_op;
 
@@ -237,7 +252,145 @@ typedef struct rma_softmax_attrs {
   uint32_t struct_size;
   uint32_t abi_version;
   int32_t axis; /* -1 (the last axis) is the only value v1 accepts */
+  /* Appended to v1: 1 gives log_softmax. Read only when struct_size covers
+   * it; a shorter struct means softmax. */
+  int32_t log;
 } rma_softmax_attrs;
+
+/* ------------------------------------------------------ Tier 2 attributes */
+typedef enum rma_unary_kind {
+  RMA_UNARY_NEG = 0,
+  RMA_UNARY_ABS = 1,
+  RMA_UNARY_EXP = 2,
+  RMA_UNARY_LOG = 3,
+  RMA_UNARY_SQRT = 4,
+  RMA_UNARY_RSQRT = 5,
+  RMA_UNARY_RECIPROCAL = 6,
+  RMA_UNARY_SIN = 7,
+  RMA_UNARY_COS = 8,
+  RMA_UNARY_ERF = 9,
+  RMA_UNARY_TANH = 10,
+  RMA_UNARY_SIGMOID = 11,
+  RMA_UNARY_RELU = 12,
+  RMA_UNARY_LEAKY_RELU = 13, /* slope in param0 */
+  RMA_UNARY_GELU = 14,       /* erf form */
+  RMA_UNARY_GELU_TANH = 15,
+  RMA_UNARY_SILU = 16,
+  RMA_UNARY_FLOOR = 17,
+  RMA_UNARY_CEIL = 18,
+  RMA_UNARY_ROUND = 19, /* half to even, as ONNX and numpy */
+  RMA_UNARY_SIGN = 20,
+  RMA_UNARY_CLIP = 21, /* min(max(x, param0), param1); ints: ceil(param0), floor(param1) */
+  RMA_UNARY_NOT = 22,  /* bool only */
+  RMA_UNARY_COUNT
+} rma_unary_kind;
+
+/* Float kinds take float dtypes; NEG, ABS, SIGN, RELU and CLIP also ints. */
+typedef struct rma_unary_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t kind; /* rma_unary_kind */
+  float param0;
+  float param1;
+} rma_unary_attrs;
+
+typedef enum rma_binary_kind {
+  RMA_BINARY_ADD = 0,
+  RMA_BINARY_SUB = 1,
+  RMA_BINARY_MUL = 2,
+  RMA_BINARY_DIV = 3, /* ints: truncated toward zero; division by 0 is an error */
+  RMA_BINARY_POW = 4, /* floats */
+  RMA_BINARY_MAX = 5,
+  RMA_BINARY_MIN = 6,
+  RMA_BINARY_MOD = 7, /* ints: sign of the divisor (Python), by 0 an error; floats: fmod */
+  /* Comparisons: numeric inputs, bool output. */
+  RMA_BINARY_EQUAL = 8,
+  RMA_BINARY_LESS = 9,
+  RMA_BINARY_LESS_EQUAL = 10,
+  RMA_BINARY_GREATER = 11,
+  RMA_BINARY_GREATER_EQUAL = 12,
+  /* Logic: bool inputs, bool output. */
+  RMA_BINARY_AND = 13,
+  RMA_BINARY_OR = 14,
+  RMA_BINARY_XOR = 15,
+  RMA_BINARY_COUNT
+} rma_binary_kind;
+
+/* a and b have one dtype; y has it too, except comparisons (bool). */
+typedef struct rma_binary_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t kind; /* rma_binary_kind */
+} rma_binary_attrs;
+
+typedef enum rma_reduce_kind {
+  RMA_REDUCE_SUM = 0,
+  RMA_REDUCE_MEAN = 1,
+  RMA_REDUCE_MAX = 2,
+  RMA_REDUCE_MIN = 3,
+  RMA_REDUCE_PROD = 4,
+  RMA_REDUCE_SUM_SQUARE = 5,
+  RMA_REDUCE_ARGMAX = 6, /* exactly one axis; i64 output; first index of ties */
+  RMA_REDUCE_ARGMIN = 7,
+  RMA_REDUCE_COUNT
+} rma_reduce_kind;
+
+/* x float or int (mean: float); y has x's dtype (arg*: i64). Float
+ * reductions accumulate in f32 (or better); int ones in int64, wrapping to
+ * y's width. An axis of extent 0 reduces to the identity (0 for sum and
+ * sum_square, 1 for prod, NaN for mean) and is an error for max, min, arg*. */
+typedef struct rma_reduce_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t kind;  /* rma_reduce_kind */
+  uint32_t axes; /* bit i set: reduce axis i (at least one bit, < ndim) */
+  int32_t keepdims;
+} rma_reduce_attrs;
+
+/* Between any two of f32, f16, bf16, i32, i64, bool: float to int truncates
+ * toward zero (out-of-range is undefined, as in C); to bool is x != 0;
+ * i64 to i32 wraps; int to f16/bf16 rounds through f32. */
+typedef struct rma_cast_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t dtype; /* rma_dtype of y */
+} rma_cast_attrs;
+
+/* gather: y = data indexed along `axis` (shape data[:axis] + indices +
+ * data[axis+1:]), an index outside [-n, n) is an error.
+ * concat: inputs agree on every dim but `axis`. axis is in [0, ndim). */
+typedef struct rma_axis_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t axis;
+} rma_axis_attrs;
+
+/* y[i0, i1, ...] = x[start[0] + i0*step[0], start[1] + i1*step[1], ...] for
+ * i_d < size[d]: every axis of x is given (start 0, step 1, size = dim for
+ * untouched axes), already clamped, so each index read is in range. step is
+ * non-zero and may be negative. */
+typedef struct rma_slice_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int64_t start[RMA_MAX_DIMS];
+  int64_t step[RMA_MAX_DIMS];
+  int64_t size[RMA_MAX_DIMS];
+} rma_slice_attrs;
+
+/* y.shape[d] = x.shape[perm[d]]; perm is a permutation of [0, ndim). */
+typedef struct rma_transpose_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t perm[RMA_MAX_DIMS];
+} rma_transpose_attrs;
+
+/* expand: x broadcast (numpy rules) to `shape`, which has at least x's rank. */
+typedef struct rma_shape_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t ndim;
+  int64_t shape[RMA_MAX_DIMS];
+} rma_shape_attrs;
 
 /* One op invocation. `attrs` points at the op's attribute struct (NULL for
  * ops without one). In capability queries the tensors' data is NULL. */
@@ -311,6 +464,7 @@ typedef enum rma_device_type {
 #define RMA_CAP_OP_KERNELS (1ull << 4)    /* runs ops one by one */
 #define RMA_CAP_GRAPH_COMPILE (1ull << 5) /* compiles whole subgraphs */
 #define RMA_CAP_ASYNC (1ull << 6)         /* streams really run asynchronously */
+#define RMA_CAP_CAPTURE (1ull << 7)       /* records and replays stream work (capture_*) */
 
 typedef struct rma_device_info {
   uint32_t struct_size;
@@ -330,6 +484,7 @@ typedef struct rma_device_s* rma_device; /* opaque, plugin-defined */
 typedef struct rma_stream_s* rma_stream;
 typedef struct rma_event_s* rma_event;
 typedef struct rma_executable_s* rma_executable;
+typedef struct rma_capture_s* rma_capture;
 
 /* ------------------------------------------------------------ host services */
 typedef enum rma_log_level {
@@ -417,6 +572,24 @@ typedef struct rma_plugin_api {
                                int32_t num_inputs, const rma_tensor* inputs,
                                int32_t num_outputs, const rma_tensor* outputs, rma_error* err);
   void (*executable_destroy)(rma_device dev, rma_executable exe);
+
+  /* Stream capture (optional: all four, with RMA_CAP_CAPTURE, or none).
+   * Appended to v1: the core reads these only when struct_size covers them.
+   * Between capture_begin and capture_end, op_run and copy_device_to_device
+   * calls on `stream` are recorded, not run; host copies are refused
+   * (RMA_STATUS_UNSUPPORTED) until capture_end. capture_end returns the
+   * recording and how many ops/kernels it holds. capture_launch enqueues the
+   * recorded work on `stream` again with the same buffers, shapes and
+   * attributes (their contents may change between launches: that is how
+   * inputs are fed). The core keeps every buffer the recording touches
+   * allocated, at the same address, until capture_destroy. A capture_begin
+   * whose capture fails is ended by capture_end returning the error. */
+  rma_status (*capture_begin)(rma_device dev, rma_stream stream, rma_error* err);
+  rma_status (*capture_end)(rma_device dev, rma_stream stream, rma_capture* out,
+                            uint64_t* num_ops, rma_error* err);
+  rma_status (*capture_launch)(rma_device dev, rma_stream stream, rma_capture capture,
+                               rma_error* err);
+  void (*capture_destroy)(rma_device dev, rma_capture capture);
 } rma_plugin_api;
 
 /* The one exported entry point.

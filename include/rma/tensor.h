@@ -62,11 +62,16 @@ class Tensor {
   Tensor reshape(const Shape& shape) const;  // contiguous only; one -1 allowed
   Tensor slice(int dim, int64_t start, int64_t end) const;
   Tensor transpose(int d0, int d1) const;
+  // A dense `dtype`[`shape`] view of this contiguous tensor's bytes starting
+  // `byte_offset` after its element 0 (typed slots of one arena buffer).
+  Tensor view_bytes(uint64_t byte_offset, const Shape& shape, DType dtype) const;
 
   // Copies.
   Tensor to(const Device& device) const;  // dense copy on `device`
   void copy_from(const Tensor& src);      // same shape and dtype, any devices
   void copy_to_host(void* dst) const;     // dense row-major bytes
+  // Fills this contiguous tensor from `bytes` (== nbytes()) of host memory.
+  void copy_from_host(const void* src, uint64_t bytes);
   std::vector<uint8_t> to_host_bytes() const;
   template <class T>
   std::vector<T> to_vector() const {

@@ -1,5 +1,7 @@
 #include "rma/device.h"
 
+#include <cstddef>
+
 #include "core/device_impl.h"
 #include "rma/error.h"
 #include "rma/log.h"
@@ -11,13 +13,14 @@ rma_error make_error() { return rma_error{sizeof(rma_error), RMA_ABI_VERSION, {0
 }  // namespace
 
 // ------------------------------------------------------------------ Buffer
-Buffer::Buffer(std::shared_ptr<DeviceImpl> device, void* handle, uint64_t size, bool pooled)
-    : device_(std::move(device)), handle_(handle), size_(size), pooled_(pooled) {}
+Buffer::Buffer(std::shared_ptr<DeviceImpl> device, void* handle, uint64_t size,
+               std::shared_ptr<MemoryPool> pool)
+    : device_(std::move(device)), handle_(handle), size_(size), pool_(std::move(pool)) {}
 
 Buffer::~Buffer() {
   // Stream-ordered reuse: every op runs on the device's default stream, so a
   // block handed out again is only touched after earlier work on it.
-  if (pooled_) device_->pool.release(handle_, size_);
+  if (pool_) pool_->release(handle_, size_);
 }
 
 void* Buffer::host_ptr() const {
@@ -28,7 +31,7 @@ void* Buffer::host_ptr() const {
 // -------------------------------------------------------------- DeviceImpl
 DeviceImpl::DeviceImpl(const Plugin& p, rma_device h, int i, std::string n)
     : api(p.api()), handle(h), index(i), name(std::move(n)), plugin_name(p.api().name),
-      pool(*this) {}
+      pool(std::make_shared<MemoryPool>(*this)) {}
 
 DeviceImpl::~DeviceImpl() = default;
 
@@ -51,13 +54,18 @@ rma_device_info Device::info() const {
 }
 
 std::shared_ptr<Buffer> Device::allocate(uint64_t bytes) const {
+  std::shared_ptr<MemoryPool> pool;
+  {
+    std::lock_guard<std::mutex> lock(impl_->capture_mu);
+    pool = impl_->capture_pool ? impl_->capture_pool : impl_->pool;
+  }
   uint64_t actual = 0;
-  void* h = impl_->pool.allocate(bytes, &actual);
-  return std::make_shared<Buffer>(impl_, h, actual, true);
+  void* h = pool->allocate(bytes, &actual);
+  return std::make_shared<Buffer>(impl_, h, actual, std::move(pool));
 }
 
-MemoryStats Device::memory_stats() const { return impl_->pool.stats(); }
-void Device::release_cached_memory() const { impl_->pool.release_cached(); }
+MemoryStats Device::memory_stats() const { return impl_->pool->stats(); }
+void Device::release_cached_memory() const { impl_->pool->release_cached(); }
 Stream& Device::default_stream() const { return *impl_->default_stream; }
 void Device::synchronize() const { impl_->default_stream->synchronize(); }
 
@@ -70,6 +78,94 @@ bool Device::supports(const rma_op_call& call, std::string* reason) const {
   const rma_status st = impl_->api.op_supported(impl_->handle, &call, &err);
   if (st != RMA_STATUS_OK && reason) *reason = err.message;
   return st == RMA_STATUS_OK;
+}
+
+// ----------------------------------------------------------------- capture
+namespace {
+// The plugin's capture functions, or nullptr when its table is too old to
+// have them or it leaves them out.
+bool has_capture(const rma_plugin_api& api) {
+  return api.struct_size >= offsetof(rma_plugin_api, capture_destroy) + sizeof(void*) &&
+         api.capture_begin && api.capture_end && api.capture_launch && api.capture_destroy;
+}
+}  // namespace
+
+bool Device::supports_capture() const { return has_capture(impl_->api); }
+
+void Device::begin_capture() const {
+  if (!supports_capture())
+    throw Error(ErrorCode::kUnsupported, "the plugin cannot capture stream work", "begin_capture",
+                impl_->name);
+  {
+    std::lock_guard<std::mutex> lock(impl_->capture_mu);
+    if (impl_->capture_pool)
+      throw Error(ErrorCode::kInvalidArgument, "a capture is already recording", "begin_capture",
+                  impl_->name);
+    impl_->capture_pool = std::make_shared<MemoryPool>(*impl_, /*private_pool=*/true);
+  }
+  rma_error err = make_error();
+  const rma_status st =
+      impl_->api.capture_begin(impl_->handle, impl_->default_stream->handle(), &err);
+  if (st != RMA_STATUS_OK) {
+    std::lock_guard<std::mutex> lock(impl_->capture_mu);
+    impl_->capture_pool.reset();
+  }
+  check_status(st, err, "capture_begin", impl_->name);
+}
+
+std::shared_ptr<Capture> Device::end_capture() const {
+  std::shared_ptr<MemoryPool> pool;
+  {
+    std::lock_guard<std::mutex> lock(impl_->capture_mu);
+    pool = std::move(impl_->capture_pool);
+  }
+  if (!pool)
+    throw Error(ErrorCode::kInvalidArgument, "no capture is recording", "end_capture",
+                impl_->name);
+  rma_error err = make_error();
+  rma_capture handle = nullptr;
+  uint64_t num_ops = 0;
+  check_status(impl_->api.capture_end(impl_->handle, impl_->default_stream->handle(), &handle,
+                                      &num_ops, &err),
+               err, "capture_end", impl_->name);
+  return std::make_shared<Capture>(*this, handle, num_ops, std::move(pool));
+}
+
+void Device::abort_capture() const noexcept {
+  std::shared_ptr<MemoryPool> pool;
+  {
+    std::lock_guard<std::mutex> lock(impl_->capture_mu);
+    pool = std::move(impl_->capture_pool);
+  }
+  if (!pool) return;
+  rma_error err = make_error();
+  rma_capture handle = nullptr;
+  uint64_t num_ops = 0;
+  if (impl_->api.capture_end(impl_->handle, impl_->default_stream->handle(), &handle, &num_ops,
+                             &err) == RMA_STATUS_OK &&
+      handle)
+    impl_->api.capture_destroy(impl_->handle, handle);
+}
+
+Capture::Capture(Device device, rma_capture handle, uint64_t num_ops,
+                 std::shared_ptr<MemoryPool> pool)
+    : device_(std::move(device)), handle_(handle), num_ops_(num_ops), pool_(std::move(pool)) {}
+
+Capture::~Capture() {
+  // Work already launched may still read the recording's buffers.
+  try {
+    device_.synchronize();
+  } catch (const Error& e) {
+    log::warn(std::string("capture: synchronize before destroy failed: ") + e.what());
+  }
+  device_.api().capture_destroy(device_.handle(), handle_);
+}
+
+void Capture::launch() {
+  rma_error err = make_error();
+  check_status(device_.api().capture_launch(device_.handle(), device_.default_stream().handle(),
+                                            handle_, &err),
+               err, "capture_launch", device_.name());
 }
 
 // ------------------------------------------------------------------ Stream

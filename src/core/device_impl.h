@@ -29,7 +29,10 @@ class Plugin {
 // allocation retried before an out-of-memory error is raised.
 class MemoryPool {
  public:
-  explicit MemoryPool(DeviceImpl& device) : device_(device) {}
+  // A private pool (a capture's) hands its blocks back to the plugin when
+  // destroyed; the device's own pool lives as long as the process.
+  explicit MemoryPool(DeviceImpl& device, bool private_pool = false)
+      : device_(device), private_(private_pool) {}
   ~MemoryPool();
   void* allocate(uint64_t bytes, uint64_t* actual_size);  // throws Error
   void release(void* handle, uint64_t size);
@@ -39,6 +42,7 @@ class MemoryPool {
  private:
   void release_cached_locked();
   DeviceImpl& device_;
+  bool private_;
   mutable std::mutex mu_;
   std::multimap<uint64_t, void*> free_;  // size -> handle
   MemoryStats stats_;
@@ -55,8 +59,11 @@ class DeviceImpl {
   std::string name;
   std::string plugin_name;
   bool host_memory = false;
-  MemoryPool pool;
+  std::shared_ptr<MemoryPool> pool;
   std::unique_ptr<Stream> default_stream;  // set right after construction
+  // While a capture records: the pool every allocation comes from.
+  std::mutex capture_mu;
+  std::shared_ptr<MemoryPool> capture_pool;
 };
 
 }  // namespace rma

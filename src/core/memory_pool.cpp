@@ -23,7 +23,12 @@ std::string mib(uint64_t b) {
 
 }  // namespace
 
-MemoryPool::~MemoryPool() = default;  // blocks are reclaimed with the process
+MemoryPool::~MemoryPool() {
+  // The device's pool: blocks are reclaimed with the process. A private
+  // pool dies after every buffer from it (they hold it), so all its blocks
+  // are in the free list.
+  if (private_) release_cached_locked();
+}
 
 void* MemoryPool::allocate(uint64_t bytes, uint64_t* actual) {
   const uint64_t size = round_size(bytes);
@@ -71,7 +76,7 @@ void* MemoryPool::allocate(uint64_t bytes, uint64_t* actual) {
 void MemoryPool::release(void* handle, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.bytes_in_use -= size;
-  if (stats_.bytes_cached + size > kMaxCachedBytes) {
+  if (!private_ && stats_.bytes_cached + size > kMaxCachedBytes) {
     device_.api.buffer_free(device_.handle, handle);
     return;
   }

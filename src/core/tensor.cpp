@@ -97,7 +97,7 @@ Tensor Tensor::wrap_host(void* data, const Shape& shape, DType dtype, const Devi
   t.device_ = device;
   // A host-memory device's buffer handle is the host address itself.
   t.buffer_ = std::make_shared<Buffer>(device.impl(), data, bytes_for(dtype, rma::numel(shape)),
-                                       false);
+                                       nullptr);
   t.keep_alive_ = std::move(keep_alive);
   return t;
 }
@@ -171,6 +171,25 @@ Tensor Tensor::transpose(int d0, int d1) const {
   return t;
 }
 
+Tensor Tensor::view_bytes(uint64_t byte_offset, const Shape& shape, DType dtype) const {
+  if (!defined() || !is_contiguous())
+    throw Error(ErrorCode::kInvalidArgument,
+                "view_bytes of a non-contiguous or undefined " + describe());
+  check_shape(shape, dtype);
+  const uint64_t bytes = bytes_for(dtype, rma::numel(shape));
+  if (byte_offset > nbytes() || bytes > nbytes() - byte_offset)
+    throw Error(ErrorCode::kInvalidArgument,
+                "view_bytes of " + std::to_string(bytes) + " bytes at offset " +
+                    std::to_string(byte_offset) + " exceeds the " + std::to_string(nbytes()) +
+                    " bytes of " + describe());
+  Tensor t = *this;
+  t.offset_ += byte_offset;
+  t.shape_ = shape;
+  t.strides_ = contiguous_strides(shape);
+  t.dtype_ = dtype;
+  return t;
+}
+
 void* Tensor::host_data() const {
   if (!buffer_) return nullptr;
   void* base = buffer_->host_ptr();
@@ -206,6 +225,15 @@ std::string Tensor::describe() const {
 }
 
 // ------------------------------------------------------------------ copies
+void Tensor::copy_from_host(const void* src, uint64_t bytes) {
+  if (!defined() || !is_contiguous() || bytes != nbytes())
+    throw Error(ErrorCode::kInvalidArgument,
+                "copy_from_host: " + std::to_string(bytes) + " bytes into " +
+                    (defined() ? describe() : std::string("an undefined tensor")) +
+                    " (a contiguous tensor of exactly that many bytes is needed)");
+  if (bytes) copy_from_host_bytes(src, bytes);
+}
+
 void Tensor::copy_from_host_bytes(const void* src, uint64_t bytes) {
   rma_error err = make_error();
   Stream& s = device_.default_stream();

@@ -153,7 +153,9 @@ std::unique_ptr<Engine> Engine::load(const std::string& model, const EngineOptio
   const int block = options.kv_block_size;
   const DType kv_dtype = pick_kv_dtype(m.device, m.config, options.kv_dtype, block, m.attention);
   const int blocks_per_seq = (m.max_context + block - 1) / block;
-  const int64_t max_blocks = int64_t{blocks_per_seq} * options.max_batch;
+  m.use_decode_graphs = options.decode_graphs && m.device.supports_capture();
+  // Graph decode steps pad their batch with rows writing to one spare block.
+  const int64_t max_blocks = int64_t{blocks_per_seq} * options.max_batch + (m.use_decode_graphs ? 1 : 0);
   if (max_blocks > (int64_t{1} << 30) / block)
     invalid("max_batch " + std::to_string(options.max_batch) + " x max_context " +
             std::to_string(m.max_context) + " tokens is more than the KV cache can address");
@@ -161,6 +163,11 @@ std::unique_ptr<Engine> Engine::load(const std::string& model, const EngineOptio
                       block, static_cast<int>(max_blocks),
                       (std::min(m.max_context, kInitialCacheTokens) + block - 1) / block);
   m.seqs.resize(options.max_batch);
+  if (m.use_decode_graphs) {
+    std::vector<int32_t> pad;
+    m.kv.allocate(1, pad);
+    m.pad_block = pad[0];
+  }
 
   log::debug("loaded " + m.file->path() + " (" + m.config.architecture + ", " +
              std::to_string(m.config.n_layer) + " layers) on " + m.device.name() + ": " +
@@ -227,7 +234,8 @@ Tensor Engine::forward(const std::vector<int32_t>& seqs,
 }
 
 Tensor Engine::Impl::forward(const std::vector<int32_t>& seq_ids,
-                             const std::vector<std::vector<int32_t>>& tokens, bool all_logits) {
+                             const std::vector<std::vector<int32_t>>& tokens, bool all_logits,
+                             bool stable_logits) {
   const size_t n = seq_ids.size();
   if (tokens.size() != n)
     invalid("forward: " + std::to_string(n) + " sequences but " + std::to_string(tokens.size()) +
@@ -347,67 +355,32 @@ Tensor Engine::Impl::forward(const std::vector<int32_t>& seq_ids,
   if (!consecutive) std::copy(want_rows.begin(), want_rows.end(), staging.begin() + off_gather);
 
   try {
-    const Tensor idx = Tensor::from_host(staging.data(), {staged}, DType::kI32, device);
-    const Tensor ids = idx.slice(0, 0, total_rows);
-    const Tensor positions = idx.slice(0, off_pos, off_pos + total_rows);
-    const Tensor slots = idx.slice(0, off_slot, off_slot + total_rows);
-    // The wanted rows of a [T, n] tensor: a view when they are consecutive,
-    // else gathered (embedding as a row gather).
-    const auto select_rows = [&](const Tensor& t) {
-      if (consecutive) return t.slice(0, want_rows.front(), want_rows.front() + out_rows);
-      return ops::embedding(idx.slice(0, off_gather, off_gather + out_rows), t);
-    };
-
-    const ModelConfig& c = config;
-    const int64_t T = total_rows, H = c.hidden, Hq = c.n_head, Hkv = c.n_kv_head, D = c.head_dim;
-    const float eps = c.rms_eps;
-
-    Tensor x = Tensor::empty({T, H}, DType::kF32, device);
-    ops::run(RMA_OP_EMBEDDING, {ids, weights.token_embd}, nullptr, {x});
-    Tensor h = ops::rms_norm(x, weights.layers[0].attn_norm, eps);
-
-    for (size_t l = 0; l < weights.layers.size(); ++l) {
-      const LayerWeights& L = weights.layers[l];
-      const Tensor q = matmul(h, L.q).reshape({T, Hq, D});
-      const Tensor k = matmul(h, L.k).reshape({T, Hkv, D});
-      const Tensor v = matmul(h, L.v).reshape({T, Hkv, D});
-      ops::run(RMA_OP_ROPE, {q, k, positions}, &rope, {q, k});  // in place
-      ops::run(RMA_OP_FILL_KV_CACHE, {k, v, slots}, nullptr, {kv.k(l), kv.v(l)});
-
-      // Attention results land straight in their rows of one tensor.
-      const Tensor att = Tensor::empty({T, Hq, D}, DType::kF32, device);
-      if (prefill_rows > 0) {
-        const Tensor cu = idx.slice(0, off_cu, off_cu + n_prefill + 1);
-        ops::run(RMA_OP_PREFILL_ATTENTION,
-                 {q.slice(0, 0, prefill_rows), k.slice(0, 0, prefill_rows),
-                  v.slice(0, 0, prefill_rows), cu},
-                 &attention, {att.slice(0, 0, prefill_rows)});
-      }
+    Tensor logits;
+    if (n_prefill == 0 && !all_logits && use_decode_graphs)
+      logits = decode_with_graph(seq_ids, tokens, stable_logits);
+    last_forward_used_graph = logits.defined();
+    if (!logits.defined()) {
+      const Tensor idx = Tensor::from_host(staging.data(), {staged}, DType::kI32, device);
+      StepInputs in;
+      in.rows = total_rows;
+      in.prefill_rows = prefill_rows;
+      in.n_decode = n_decode;
+      in.ids = idx.slice(0, 0, total_rows);
+      in.positions = idx.slice(0, off_pos, off_pos + total_rows);
+      in.slots = idx.slice(0, off_slot, off_slot + total_rows);
+      if (n_prefill > 0) in.cu_seqlens = idx.slice(0, off_cu, off_cu + n_prefill + 1);
       if (n_decode > 0) {
-        const Tensor ctx = idx.slice(0, off_ctx, off_ctx + n_decode);
-        const Tensor table = idx.slice(0, off_table, off_table + n_decode * max_table)
-                                 .reshape({n_decode, max_table});
-        ops::run(RMA_OP_PAGED_DECODE_ATTENTION,
-                 {q.slice(0, prefill_rows, T), kv.k(l), kv.v(l), table, ctx}, &attention,
-                 {att.slice(0, prefill_rows, T)});
+        in.context_lens = idx.slice(0, off_ctx, off_ctx + n_decode);
+        in.block_table = idx.slice(0, off_table, off_table + n_decode * max_table)
+                             .reshape({n_decode, max_table});
       }
-      // Past the last attention only the rows whose logits are wanted matter:
-      // the last layer's projection and MLP run on those alone.
-      const bool last = l + 1 == weights.layers.size();
-      Tensor att_rows = att.reshape({T, Hq * D});
-      if (last) {
-        att_rows = select_rows(att_rows);
-        x = select_rows(x);
-      }
-      const Tensor o = matmul(att_rows, L.o);
-      auto [h_mlp, x_mid] = ops::add_rms_norm(o, x, L.ffn_norm, eps);
-      const Tensor gate = matmul(h_mlp, L.gate, Activation::kSilu);
-      const Tensor up = matmul(h_mlp, L.up);
-      const Tensor down = matmul(ops::mul(gate, up), L.down);
-      const Tensor& next_norm = last ? weights.output_norm : weights.layers[l + 1].attn_norm;
-      std::tie(h, x) = ops::add_rms_norm(down, x_mid, next_norm, eps);
+      in.out_rows = out_rows;
+      if (consecutive)
+        in.first_out_row = want_rows.front();
+      else
+        in.gather = idx.slice(0, off_gather, off_gather + out_rows);
+      logits = run_layers(in);
     }
-    Tensor logits = matmul(h, weights.head);
 
     for (size_t i = 0; i < n; ++i) {
       SequenceState& s = seqs[seq_ids[i]];
@@ -421,6 +394,149 @@ Tensor Engine::Impl::forward(const std::vector<int32_t>& seq_ids,
     for (size_t i = 0; i < n; ++i) seqs[seq_ids[i]].cached = 0;
     throw;
   }
+}
+
+// ---- decode graphs
+// Index tensor layout of a graph step for `rows` sequences and block tables
+// `width` wide: ids | positions | slots | context_lens | block_table.
+namespace {
+struct GraphLayout {
+  int64_t rows, width;
+  int64_t pos() const { return rows; }
+  int64_t slot() const { return 2 * rows; }
+  int64_t ctx() const { return 3 * rows; }
+  int64_t table() const { return 4 * rows; }
+  int64_t size() const { return 4 * rows + rows * width; }
+};
+}  // namespace
+
+bool Engine::Impl::capture_decode(DecodeGraph& g, int64_t rows) {
+  const GraphLayout at{rows, kv.blocks_for(max_context)};
+  g = DecodeGraph{};
+  g.idx = Tensor::zeros({at.size()}, DType::kI32, device);
+  StepInputs in;
+  in.rows = rows;
+  in.n_decode = rows;
+  in.ids = g.idx.slice(0, 0, rows);
+  in.positions = g.idx.slice(0, at.pos(), at.pos() + rows);
+  in.slots = g.idx.slice(0, at.slot(), at.slot() + rows);
+  in.context_lens = g.idx.slice(0, at.ctx(), at.ctx() + rows);
+  in.block_table = g.idx.slice(0, at.table(), at.size()).reshape({rows, at.width});
+  in.out_rows = rows;
+  try {
+    device.begin_capture();
+    try {
+      g.logits = run_layers(in);
+      g.capture = device.end_capture();
+    } catch (...) {
+      g.logits = Tensor();
+      device.abort_capture();
+      throw;
+    }
+  } catch (const Error& e) {
+    // Eager steps give the same results: carry on without graphs.
+    log::warn("decode graphs off on " + device.name() + ": capturing a step failed: " + e.what());
+    use_decode_graphs = false;
+    g = DecodeGraph{};
+    return false;
+  }
+  g.kv_generation = kv.generation();
+  log::debug("decode graph for " + std::to_string(rows) + " rows captured on " + device.name() +
+             ": " + std::to_string(g.capture->num_ops()) + " ops");
+  return true;
+}
+
+Tensor Engine::Impl::decode_with_graph(const std::vector<int32_t>& seq_ids,
+                                       const std::vector<std::vector<int32_t>>& tokens,
+                                       bool stable_logits) {
+  const int64_t n = static_cast<int64_t>(seq_ids.size());
+  const int64_t rows = step_rows(seq_ids.size());
+  DecodeGraph& g = decode_graphs[rows];
+  if ((!g.capture || g.kv_generation != kv.generation()) && !capture_decode(g, rows))
+    return Tensor();
+
+  const GraphLayout at{rows, kv.blocks_for(max_context)};
+  graph_staging.assign(static_cast<size_t>(at.size()), 0);
+  const int bs = kv.block_size();
+  for (int64_t i = 0; i < rows; ++i) {
+    int32_t id = 0, pos = 0, slot = pad_block * bs;
+    if (i < n) {
+      const SequenceState& s = seqs[seq_ids[i]];
+      id = tokens[i][0];
+      pos = static_cast<int32_t>(s.history.size());
+      slot = s.blocks[pos / bs] * bs + pos % bs;
+      std::copy(s.blocks.begin(), s.blocks.end(), graph_staging.begin() + at.table() + i * at.width);
+    } else {
+      graph_staging[at.table() + i * at.width] = pad_block;  // padding: one key, its own block
+    }
+    graph_staging[i] = id;
+    graph_staging[at.pos() + i] = pos;
+    graph_staging[at.slot() + i] = slot;
+    graph_staging[at.ctx() + i] = pos + 1;
+  }
+  g.idx.copy_from_host(graph_staging.data(), graph_staging.size() * sizeof(int32_t));
+  g.capture->launch();
+  const Tensor logits = g.logits.slice(0, 0, n);
+  return stable_logits ? logits.to(device) : logits;
+}
+
+Tensor Engine::Impl::run_layers(const StepInputs& in) {
+  const int64_t prefill_rows = in.prefill_rows, n_decode = in.n_decode;
+  // The wanted rows of a [T, n] tensor: a view when they are consecutive,
+  // else gathered (embedding as a row gather).
+  const auto select_rows = [&](const Tensor& t) {
+  if (!in.gather.defined()) return t.slice(0, in.first_out_row, in.first_out_row + in.out_rows);
+  return ops::embedding(in.gather, t);
+  };
+
+  const ModelConfig& c = config;
+  const int64_t T = in.rows, H = c.hidden, Hq = c.n_head, Hkv = c.n_kv_head, D = c.head_dim;
+  const float eps = c.rms_eps;
+
+  Tensor x = Tensor::empty({T, H}, DType::kF32, device);
+  ops::run(RMA_OP_EMBEDDING, {in.ids, weights.token_embd}, nullptr, {x});
+  Tensor h = ops::rms_norm(x, weights.layers[0].attn_norm, eps);
+
+  for (size_t l = 0; l < weights.layers.size(); ++l) {
+    const LayerWeights& L = weights.layers[l];
+    const Tensor q = matmul(h, L.q).reshape({T, Hq, D});
+    const Tensor k = matmul(h, L.k).reshape({T, Hkv, D});
+    const Tensor v = matmul(h, L.v).reshape({T, Hkv, D});
+    ops::run(RMA_OP_ROPE, {q, k, in.positions}, &rope, {q, k});  // in place
+    ops::run(RMA_OP_FILL_KV_CACHE, {k, v, in.slots}, nullptr, {kv.k(l), kv.v(l)});
+
+    // Attention results land straight in their rows of one tensor.
+    const Tensor att = Tensor::empty({T, Hq, D}, DType::kF32, device);
+    if (prefill_rows > 0) {
+      const Tensor& cu = in.cu_seqlens;
+      ops::run(RMA_OP_PREFILL_ATTENTION,
+               {q.slice(0, 0, prefill_rows), k.slice(0, 0, prefill_rows),
+                v.slice(0, 0, prefill_rows), cu},
+               &attention, {att.slice(0, 0, prefill_rows)});
+    }
+    if (n_decode > 0) {
+      ops::run(RMA_OP_PAGED_DECODE_ATTENTION,
+               {q.slice(0, prefill_rows, T), kv.k(l), kv.v(l), in.block_table, in.context_lens},
+               &attention,
+               {att.slice(0, prefill_rows, T)});
+    }
+    // Past the last attention only the rows whose logits are wanted matter:
+    // the last layer's projection and MLP run on those alone.
+    const bool last = l + 1 == weights.layers.size();
+    Tensor att_rows = att.reshape({T, Hq * D});
+    if (last) {
+      att_rows = select_rows(att_rows);
+      x = select_rows(x);
+    }
+    const Tensor o = matmul(att_rows, L.o);
+    auto [h_mlp, x_mid] = ops::add_rms_norm(o, x, L.ffn_norm, eps);
+    const Tensor gate = matmul(h_mlp, L.gate, Activation::kSilu);
+    const Tensor up = matmul(h_mlp, L.up);
+    const Tensor down = matmul(ops::mul(gate, up), L.down);
+    const Tensor& next_norm = last ? weights.output_norm : weights.layers[l + 1].attn_norm;
+    std::tie(h, x) = ops::add_rms_norm(down, x_mid, next_norm, eps);
+  }
+  return matmul(h, weights.head);
 }
 
 std::vector<GenerationResult> Engine::generate(const std::vector<GenerationRequest>& requests,

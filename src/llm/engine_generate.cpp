@@ -166,8 +166,12 @@ std::vector<GenerationResult> Engine::Impl::generate(const std::vector<Generatio
         live[b]->next.clear();
       }
       const auto t0 = Clock::now();
-      const Tensor logits = forward(step_seqs, step_tokens, false);
+      const Tensor logits = forward(step_seqs, step_tokens, false, /*stable_logits=*/false);
       const bool had_prefill = last_forward_had_prefill;
+      if (last_forward_used_graph) {
+        ++st.graph_decode_steps;
+        st.ops_per_decode_step = decode_graphs.at(step_rows(step_seqs.size())).capture->num_ops();
+      }
 
       // ---- sample: greedy rows with one penalty setting share a call; a
       // sampling row gets its own call so that its random draw depends only

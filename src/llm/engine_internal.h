@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +72,37 @@ struct RowPlan {
   size_t prefix = 0;    // history tokens re-run before the new ones
 };
 
+// Device tensors of one step: views of one index tensor.
+struct StepInputs {
+  int64_t rows = 0;          // T
+  int64_t prefill_rows = 0;  // rows [0, prefill_rows) are prefill segments
+  int64_t n_decode = 0;      // the rows after them decode, one per sequence
+  Tensor ids, positions, slots;          // [T]
+  Tensor cu_seqlens;                     // [prefills + 1] when prefill_rows > 0
+  Tensor context_lens, block_table;      // [n_decode], [n_decode, width]
+  // The rows whose logits come out: [first_out_row, + out_rows), or the
+  // rows listed in `gather` when defined.
+  int64_t first_out_row = 0, out_rows = 0;
+  Tensor gather;
+};
+
+// Rows of the decode graph that serves a batch of n: n rounded up to a
+// power of two.
+inline int64_t step_rows(size_t n) {
+  int64_t rows = 1;
+  while (rows < static_cast<int64_t>(n)) rows *= 2;
+  return rows;
+}
+
+// A captured decode step for `rows` sequences (a power of two: the batch is
+// padded up to it), valid while the KV cache's tensors stay where they were.
+struct DecodeGraph {
+  int kv_generation = -1;
+  Tensor idx;     // inputs written before each launch: ids|pos|slots|ctx|table
+  Tensor logits;  // [rows, vocab], written by each launch
+  std::shared_ptr<Capture> capture;
+};
+
 struct Engine::Impl {
   std::shared_ptr<ModelFile> file;
   ModelConfig config;
@@ -94,10 +126,25 @@ struct Engine::Impl {
 
   // What the last forward did, for generate()'s timing.
   bool last_forward_had_prefill = false;
+  bool last_forward_used_graph = false;
+
+  // Decode graphs (EngineOptions::decode_graphs), by padded batch size.
+  bool use_decode_graphs = false;
+  int32_t pad_block = -1;  // the KV block padding rows write to
+  std::map<int64_t, DecodeGraph> decode_graphs;
+  std::vector<int32_t> graph_staging;
 
   Tensor matmul(const Tensor& x, const Matrix& m, Activation act = Activation::kNone) const;
+  // `stable_logits`: the result must outlive the next forward (else it may
+  // be a view the next graph launch overwrites).
   Tensor forward(const std::vector<int32_t>& seq_ids,
-                 const std::vector<std::vector<int32_t>>& tokens, bool all_logits);
+                 const std::vector<std::vector<int32_t>>& tokens, bool all_logits,
+                 bool stable_logits = true);
+  Tensor run_layers(const StepInputs& in);
+  // Undefined when graphs are off (or were just turned off by a failure).
+  Tensor decode_with_graph(const std::vector<int32_t>& seq_ids,
+                           const std::vector<std::vector<int32_t>>& tokens, bool stable_logits);
+  bool capture_decode(DecodeGraph& g, int64_t rows);
   void check_sequence(int32_t seq, const char* what) const;
   int free_sequence_slots() const;
   int32_t new_sequence();

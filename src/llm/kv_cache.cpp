@@ -44,6 +44,7 @@ void PagedKvCache::grow(int min_blocks) {
   }
   // Layers past a failure keep their old size; only now is the new size real.
   num_blocks_ = new_blocks;
+  ++generation_;
   for (int b = new_blocks - 1; b >= old_blocks; --b) free_.push_back(b);
   // The new blocks sit below the old free ones, so low indices go first.
   std::rotate(free_.begin(), free_.end() - (new_blocks - old_blocks), free_.end());

@@ -42,6 +42,9 @@ class PagedKvCache {
   Tensor& k(int layer) { return k_[layer]; }
   Tensor& v(int layer) { return v_[layer]; }
   uint64_t device_bytes() const;
+  // Bumped each time the device tensors are reallocated (their addresses
+  // change): captures that recorded them are stale.
+  int generation() const { return generation_; }
 
  private:
   void grow(int min_blocks);
@@ -53,6 +56,7 @@ class PagedKvCache {
   int num_blocks_ = 0;
   int max_blocks_ = 0;
   std::vector<Tensor> k_, v_;
+  int generation_ = 0;
   std::vector<int32_t> free_;  // a stack: the lowest index is handed out first
 };
 

@@ -23,6 +23,7 @@
 #include "rma/error.h"
 #include "rma/llm/engine.h"
 #include "rma/llm/model_file.h"
+#include "rma/ops.h"
 #include "rma/quant.h"
 
 namespace rma::llm {
@@ -690,6 +691,71 @@ TEST_F(EngineTest, SameSeedSameTextAcrossBatching) {
   EXPECT_GT(stats.decode_seconds, 0);
   EXPECT_GT(stats.decode_tokens, 0);
   EXPECT_GT(stats.peak_device_bytes, 0u);
+}
+
+// Decode steps replayed from captures (one per padded batch size, captured
+// again when the KV cache grows and moves) give exactly what op-by-op steps
+// give: greedy, seeded sampling and penalties, 1 to 5 live requests.
+TEST_F(EngineTest, DecodeGraphsGiveWhatEagerStepsGive) {
+  std::string path;
+  model({}, &path);
+  std::vector<GenerationRequest> many;
+  for (int i = 0; i < 5; ++i) {
+    // Long enough that the cache (256 tokens at first, blocks of 4) grows.
+    GenerationRequest m = request("graph request " + std::to_string(i), 40 + 25 * i);
+    m.sampling.temperature = i % 2 ? 0.9f : 0.f;
+    m.sampling.seed = 7 + i;
+    m.sampling.repetition_penalty = i == 3 ? 1.2f : 1.f;
+    many.push_back(m);
+  }
+  std::vector<std::vector<GenerationResult>> runs;
+  std::vector<GenerationStats> stats(2);
+  for (bool graphs : {false, true}) {
+    EngineOptions o;
+    o.device = "cpu";
+    o.max_batch = 5;
+    o.max_context = 256;
+    o.kv_block_size = 4;
+    o.decode_graphs = graphs;
+    auto engine = Engine::load(path, o);
+    runs.push_back(engine->generate(many, {}, &stats[graphs]));
+    // One request alone: the batch of one pads nothing.
+    runs.push_back(engine->generate({many[1]}));
+  }
+  ASSERT_EQ(runs[0].size(), runs[2].size());
+  for (size_t i = 0; i < runs[0].size(); ++i)
+    EXPECT_EQ(runs[0][i].tokens, runs[2][i].tokens) << "request " << i;
+  EXPECT_EQ(runs[1][0].tokens, runs[3][0].tokens);
+  EXPECT_EQ(stats[0].graph_decode_steps, 0);
+  EXPECT_EQ(stats[0].ops_per_decode_step, 0u);
+  EXPECT_GT(stats[1].graph_decode_steps, 0);
+  EXPECT_GT(stats[1].ops_per_decode_step, 10u);  // a whole step in one launch
+}
+
+TEST(DeviceCapture, ReplaysRecordedOpsOnNewInputs) {
+  const Device cpu = Runtime::get().device("cpu");
+  ASSERT_TRUE(cpu.supports_capture());
+  Tensor a = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {2, 2}, DType::kF32, cpu);
+  Tensor b = Tensor::from_vector(std::vector<float>{10, 20, 30, 40}, {2, 2}, DType::kF32, cpu);
+  cpu.begin_capture();
+  const Tensor sum = ops::add(a, b);
+  const Tensor out = ops::mul(sum, a);
+  // Recorded, not run: host copies are refused while recording.
+  EXPECT_THROW(out.to_vector<float>(), Error);
+  const std::shared_ptr<Capture> cap = cpu.end_capture();
+  EXPECT_EQ(cap->num_ops(), 2u);
+  cap->launch();
+  EXPECT_EQ(out.to_vector<float>(), (std::vector<float>{11, 44, 99, 176}));
+  const std::vector<float> a2{2, 2, 2, 2};
+  a.copy_from_host(a2.data(), a2.size() * sizeof(float));
+  cap->launch();
+  EXPECT_EQ(out.to_vector<float>(), (std::vector<float>{24, 44, 64, 84}));
+  EXPECT_THROW(cpu.end_capture(), Error);  // nothing recording
+  // A recording abandoned half way leaves the device as it was.
+  cpu.begin_capture();
+  ops::add(a, b);
+  cpu.abort_capture();
+  EXPECT_EQ(ops::add(a, b).to_vector<float>(), (std::vector<float>{12, 22, 32, 42}));
 }
 
 TEST_F(EngineTest, StopStringsCutTheTextAndAreNeverStreamed) {

@@ -113,6 +113,11 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   llm->add_option("--repeat", lo->repeat, "Timed runs (after one warm-up)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   llm->add_option("-t,--threads", lo->threads, "CPU threads (default: the cores available)");
+  llm->add_option("-b,--batch", lo->batch, "Identical requests decoded together")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  llm->add_flag("!--no-graphs", lo->graphs,
+                "Run decode steps op by op instead of replaying a captured step");
   llm->add_option("--label", lo->label,
                   "Case label (default: the model file name; the precision is appended)");
   auto precision = std::make_shared<std::string>("accurate");

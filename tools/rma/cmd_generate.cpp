@@ -41,6 +41,7 @@ struct CommonArgs {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   std::string precision = "accurate";  // "accurate" or "fast"
+  bool graphs = true;                  // EngineOptions::decode_graphs
 };
 
 void add_common_options(CLI::App* cmd, CommonArgs& a) {
@@ -85,6 +86,8 @@ void add_common_options(CLI::App* cmd, CommonArgs& a) {
                   "(activations rounded to 8 bits, as llama.cpp)")
       ->check(CLI::IsMember({"accurate", "fast"}))
       ->capture_default_str();
+  cmd->add_flag("!--no-graphs", a.graphs,
+                "Run decode steps op by op instead of replaying a captured step");
 }
 
 // A progress bar on stderr while weights load, only on a terminal.
@@ -110,6 +113,7 @@ std::unique_ptr<Engine> load_engine(const CommonArgs& a) {
   options.max_batch = 1;
   options.max_context = a.max_context;
   options.precision = a.precision == "fast" ? Precision::kFast : Precision::kAccurate;
+  options.decode_graphs = a.graphs;
   options.on_load_progress = load_progress();
   return Engine::load(a.model, options);
 }

@@ -89,6 +89,16 @@ struct CudaStream {
   cublasLtHandle_t lt = nullptr;
   void* lt_workspace = nullptr;
   uint64_t lt_workspace_bytes = 0;
+  // While a capture records on this stream: the scratch blocks its ops take
+  // (owned by the capture from capture_end on, so the graph's addresses stay
+  // valid however the device's scratch cache is trimmed meanwhile).
+  std::unique_ptr<CachingAllocator> capture_scratch;
+};
+
+// A captured stream: the instantiated graph and the scratch it uses.
+struct CudaCapture {
+  cudaGraphExec_t exec = nullptr;
+  std::unique_ptr<CachingAllocator> scratch;
 };
 
 // What a Context carries for the plugin: the stream and the scratch blocks

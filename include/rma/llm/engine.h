@@ -37,6 +37,10 @@ struct EngineOptions {
   // quant_linear's arithmetic (rma/ops.h): accurate (as f32 from the
   // dequantized weights) or fast (activations may be rounded to 8 bits).
   Precision precision = Precision::kAccurate;
+  // Decode-only steps replayed from a capture of the step (one per batch
+  // size bucket) on devices that can capture (CPU, CUDA): one launch instead
+  // of hundreds of op calls. Results are the same either way.
+  bool decode_graphs = true;
   // Called while weights upload: (bytes done, bytes total).
   std::function<void(uint64_t, uint64_t)> on_load_progress;
 };
@@ -79,6 +83,10 @@ struct GenerationStats {
   // comes with its prefill): decode tok/s = decode_tokens / decode_seconds.
   int64_t decode_tokens = 0;
   uint64_t peak_device_bytes = 0;  // the device pool's peak
+  // Decode steps replayed from a capture, and the ops one such step holds
+  // (each a kernel launch when run eagerly; 0 when no step was replayed).
+  int64_t graph_decode_steps = 0;
+  uint64_t ops_per_decode_step = 0;
 };
 
 // Called for each generated token of request `index` with its text piece
