@@ -9,8 +9,10 @@ packages=(
   libhwy-dev libopenblas-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
   python3-venv
+  libhiredis-dev redis-server
   "$@"
 )
 

@@ -7,6 +7,8 @@
 //   RM_LOG_LEVEL    trace|debug|info|warn|error|off
 //   RM_NUM_THREADS  CPU threads (default: the cores available)
 //   RM_CACHE_DIR    cache folder (default ~/.cache/rm_abstract)
+// and, read by the compile cache (rma/compile/cache.h, docs/compile-cache.md):
+//   RM_CACHE_ENABLED, RM_CACHE_STORE_URL, RM_CACHE_LIFETIME
 #pragma once
 
 #include <string>
