@@ -101,18 +101,24 @@ int run_llm_bench(const LlmBenchOptions& o) {
 
   const uint64_t rss = peak_rss_bytes();  // before the bandwidth probe's buffer
   const uint64_t wbytes = weight_bytes_per_token(engine->model_file(), cfg);
-  const double bw = measure_read_bandwidth(threads, 1ull << 30);  // 1e9 B/s
+  // The roofline is the host's DRAM: meaningful when the weights live there.
+  const bool host_weights = engine->device().host_memory();
+  const double bw = host_weights ? measure_read_bandwidth(threads, 1ull << 30) : 0;  // 1e9 B/s
   const double tg = median(tg_rate), pp = median(pp_rate);
   const double roofline = bw * 1e9 / static_cast<double>(wbytes);  // tok/s if purely bandwidth-bound
   const std::string machine = machine_description(threads);
   const std::string commit = source_commit();
 
+  char roof[160] = "roofline n/a (weights not in host memory)";
+  if (host_weights)
+    std::snprintf(roof, sizeof(roof),
+                  "DRAM %.1f GB/s, decode at %.0f%% of the roofline (%.1f tok/s)", bw,
+                  100 * tg / roofline, roofline);
   std::printf("model %s on %s, %d threads: pp%d %.1f tok/s (spread %.0f%%), tg%d %.1f tok/s "
-              "(spread %.0f%%); %.1f MB weights/token, DRAM %.1f GB/s, decode at %.0f%% of the "
-              "roofline (%.1f tok/s); peak RSS %.1f MiB; %s\n",
+              "(spread %.0f%%); %.1f MB weights/token, %s; peak RSS %.1f MiB; %s\n",
               label.c_str(), engine->device().name().c_str(), threads, o.pp, pp,
-              100 * spread(pp_rate), o.tg, tg, 100 * spread(tg_rate), wbytes / 1e6, bw,
-              100 * tg / roofline, roofline, rss / 1048576.0, step_ops.c_str());
+              100 * spread(pp_rate), o.tg, tg, 100 * spread(tg_rate), wbytes / 1e6, roof,
+              rss / 1048576.0, step_ops.c_str());
 
   if (!o.json_path.empty()) {
     std::ofstream out(o.json_path, std::ios::app);
@@ -126,12 +132,16 @@ int run_llm_bench(const LlmBenchOptions& o) {
       out << j.dump() << "\n";
     };
     emit("pp" + std::to_string(o.pp), "tok_per_s", pp, {{"spread", spread(pp_rate)}});
-    emit("tg" + std::to_string(o.tg), "tok_per_s", tg,
-         {{"spread", spread(tg_rate)}, {"roofline_tok_per_s", roofline},
-          {"roofline_fraction", tg / roofline}, {"weight_bytes_per_token", wbytes},
-          {"dram_gb_per_s", bw}, {"batch", o.batch},
-          {"ops_per_decode_step", st.ops_per_decode_step},
-          {"graph_decode_steps", st.graph_decode_steps}});
+    nlohmann::json tg_fields{{"spread", spread(tg_rate)},
+                             {"weight_bytes_per_token", wbytes},
+                             {"batch", o.batch},
+                             {"ops_per_decode_step", st.ops_per_decode_step},
+                             {"graph_decode_steps", st.graph_decode_steps}};
+    if (host_weights)
+      tg_fields.update({{"roofline_tok_per_s", roofline},
+                        {"roofline_fraction", tg / roofline},
+                        {"dram_gb_per_s", bw}});
+    emit("tg" + std::to_string(o.tg), "tok_per_s", tg, tg_fields);
     emit("peak_rss", "bytes", static_cast<double>(rss), nlohmann::json::object());
   }
   return 0;

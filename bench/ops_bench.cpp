@@ -111,7 +111,10 @@ struct Machine {
 class Runner {
  public:
   Runner(const OpsBenchOptions& o, Device dev) : opt_(o), dev_(std::move(dev)) {
-    threads_ = std::max(1, dev_.info().compute_units);
+    // Host probes (FMA peak, DRAM bandwidth) use the CPU's threads; an
+    // accelerator's compute units are not host threads.
+    const rma_device_info info = dev_.info();
+    threads_ = info.type == RMA_DEVICE_CPU ? std::max(1, info.compute_units) : available_cores();
     tag_ = " t" + std::to_string(threads_);
   }
 

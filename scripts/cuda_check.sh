@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on a machine with an NVIDIA GPU, in one call of
 # under 10 minutes: configure and build (Release), `rma info`,
-# `rma test cuda:0` (the full conformance suite), the CUDA GoogleTests and
-# `rma bench ops --device cuda:0`. Everything is written under $OUT (default
-# ./cuda-check-out), seven files:
-#   summary.txt     machine, toolchain, each step's exit status and seconds
-#   build.log       configure + build
-#   info.log        rma info
-#   test.log        rma test cuda:0
-#   gtests.log      rma_tests --gtest_filter='Cuda*'
-#   bench.log       rma bench ops --device cuda:0
-#   ops_cuda.jsonl  the benchmark, one JSON object per case
+# `rma test cuda:0` (the full conformance suite), the CUDA GoogleTests, the
+# CUDA benchmarks (bench/cuda: rma_bench_cuda, then bench_e2e.py with the
+# system's python3, torch and transformers) and `rma bench ops --device
+# cuda:0`. Everything is written under $OUT (default ./cuda-check-out):
+#   summary.txt        machine, toolchain, each step's exit status and seconds,
+#                      and the benchmarks' summaries
+#   build.log          configure + build
+#   info.log           rma info
+#   test.log           rma test cuda:0
+#   gtests.log         rma_tests --gtest_filter='Cuda*'
+#   bench_cuda.log     rma_bench_cuda: linear vs cuBLASLt, prefill and paged
+#                      decode attention
+#   bench_cuda.jsonl   its cases, one JSON object per line
+#   e2e.log            bench_e2e.py: SmolLM2-135M (random weights) bf16 and
+#                      q8_0 vs transformers eager, tiny-model correctness
+#   e2e.jsonl          its cases
+#   bench.log          rma bench ops --device cuda:0
+#   ops_cuda.jsonl     the op benchmark, one JSON object per case
+#
+# The steps run in that order, each with a time limit and at most what is
+# left of the budget, so the required figures come before `rma bench ops`.
 #
 # The machine needs no network. Where it lacks the C++ libraries the build
 # needs (Highway, spdlog, fmt, nlohmann-json, CLI11, GoogleTest), fetch their
@@ -21,7 +32,8 @@
 #
 # Environment: OUT, RMA_BUILD_DIR (default ./build-cuda-check), JOBS
 # (default: all cores), RMA_DEBS (default ./.debs), RMA_CHECK_SECONDS (the
-# whole check's budget, default 570: each step gets at most what is left).
+# whole check's budget, default 570: each step gets at most what is left),
+# RMA_E2E_PYTHON (default python3: the interpreter with torch, transformers).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -52,8 +64,9 @@ note() { echo "$*" | tee -a "$summary"; }
 step() {
   local name=$1 log=$2 limit=$3
   shift 3
-  local t0=$(date +%s)
-  local left=$((deadline - t0))
+  local t0 left
+  t0=$(date +%s)
+  left=$((deadline - t0))
   ((limit > left)) && limit=$left
   if ((limit < 5)); then
     note "$(printf '%-10s skipped: the time budget is spent' "$name")"
@@ -92,13 +105,23 @@ fi
 rma="$build/bin/rma"
 if step configure "$out/build.log" 120 cmake "${cmake_args[@]}" &&
   step build "$out/build.log" 330 cmake --build "$build" --parallel "$jobs" \
-    --target rma_cli rma_tests rma_cpu rma_cuda; then
+    --target rma_cli rma_tests rma_cpu rma_cuda rma_bench_cuda llm_probe; then
   step info "$out/info.log" 30 "$rma" info
   step test "$out/test.log" 120 "$rma" test cuda:0
   step gtests "$out/gtests.log" 120 "$build/bin/rma_tests" --gtest_filter='Cuda*'
+  step bench_cuda "$out/bench_cuda.log" 150 "$build/bin/rma_bench_cuda" --device cuda:0 \
+    --json "$out/bench_cuda.jsonl"
+  # Offline: the models are built in the script, nothing is downloaded.
+  step e2e "$out/e2e.log" 240 env HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    "${RMA_E2E_PYTHON:-python3}" "$root/bench/cuda/bench_e2e.py" --rma "$rma" \
+    --probe "$build/bin/llm_probe" --device cuda:0 --json "$out/e2e.jsonl"
   step bench "$out/bench.log" 120 "$rma" bench ops --device cuda:0 --json "$out/ops_cuda.jsonl"
-  grep -E "[0-9]+ passed, [0-9]+ failed" "$out/test.log" | sed 's/^/conformance: /' >>"$summary"
-  grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$out/gtests.log" | head -20 >>"$summary"
+  {
+    grep -E "[0-9]+ passed, [0-9]+ failed" "$out/test.log" | sed 's/^/conformance: /'
+    grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$out/gtests.log" | head -20
+    sed -n '/^== summary/,/^ran in/p' "$out/bench_cuda.log"
+    sed -n '/^tiny Llama/,/llm_probe/p;/^case .*ours tok\/s/,/^batch-1 decode/p' "$out/e2e.log"
+  } >>"$summary" 2>/dev/null
 else
   note "build failed: see the end of build.log"
   tail -40 "$out/build.log"
