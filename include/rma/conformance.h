@@ -35,7 +35,8 @@ struct ConformanceSummary {
 };
 
 // True when `device` accepts the first f32 conformance case of every op in
-// `ops` (all ops when empty): the test behind device "auto".
+// `ops` (the Tier-1 ops when empty; Tier-2 ops a device lacks fall back in
+// graphs): the test behind device "auto".
 bool device_supports_ops(const Device& device, const std::vector<rma_op>& ops);
 
 // Runs every case on `device`, calling `on_result` as each finishes.

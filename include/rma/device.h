@@ -186,7 +186,7 @@ class Runtime {
   // The configured device (Config::device, RM_DEVICE overriding).
   Device default_device() const;
   // `auto`: the first accelerator (non-CPU) that supports every op in `ops`
-  // (all ops when empty), in plugin load order; else the CPU.
+  // (the Tier-1 ops when empty), in plugin load order; else the CPU.
   Device auto_device(const std::vector<rma_op>& ops = {}) const;
 
   std::string cache_dir() const;

@@ -1302,7 +1302,11 @@ std::vector<rma_op> selected_ops(const std::string& name) {
 }  // namespace
 
 bool device_supports_ops(const Device& device, const std::vector<rma_op>& ops) {
-  for (rma_op op : ops.empty() ? all_ops() : ops) {
+  std::vector<rma_op> tier1;
+  if (ops.empty())  // the LLM ops every backend should have; Tier 2 may fall back
+    for (rma_op op : all_ops())
+      if (op < RMA_OP_UNARY) tier1.push_back(op);
+  for (rma_op op : ops.empty() ? tier1 : ops) {
     if (op < 0 || op >= RMA_OP_COUNT) return false;
     std::vector<Case> cases = build_cases(op, ConformanceOptions{}.seed, true);
     if (cases.empty()) return false;
