@@ -454,10 +454,18 @@ bool Artifact::has_section(std::string_view name) const {
 }
 
 std::span<const uint8_t> Artifact::section(std::string_view name) const {
+  return section_bytes(name, /*verify=*/true);
+}
+
+std::span<const uint8_t> Artifact::unverified_section(std::string_view name) const {
+  return section_bytes(name, /*verify=*/false);
+}
+
+std::span<const uint8_t> Artifact::section_bytes(std::string_view name, bool verify) const {
   for (size_t i = 0; i < impl_->sections.size(); ++i) {
     const SectionInfo& s = impl_->sections[i];
     if (s.name != name) continue;
-    impl_->verify_section(i);
+    if (verify) impl_->verify_section(i);
     return {impl_->data + s.offset, s.size};
   }
   std::string present;

@@ -12,6 +12,11 @@
 
 namespace rma::graph::detail {
 namespace {
+// Core ops evaluated on the host build small tensors (shapes, masks, index
+// ranges); past this many elements a request is a malformed model, refused
+// with an Error instead of an allocation failure.
+constexpr int64_t kMaxHostElements = int64_t{1} << 28;
+
 
 template <class T>
 std::vector<uint8_t> bytes_of(T attrs) {
@@ -242,6 +247,10 @@ std::vector<Tensor> eval_node(const Node& node, const std::vector<Tensor>& input
       const std::optional<Tensor> value = r.tensor("value");
       const double v = value ? scalar_value(*value).value_or(0.0) : 0.0;
       const Shape shape = out_shape(0);
+      if (numel(shape) > kMaxHostElements)
+        fail_node(node.name, node.op,
+                  "constant_of_shape " + to_string(shape) + " has more than " +
+                      std::to_string(kMaxHostElements) + " elements");
       return {
           on(host_values(std::vector<double>(numel(shape), v), shape, outputs[0].dtype), device)};
     }
@@ -249,7 +258,13 @@ std::vector<Tensor> eval_node(const Node& node, const std::vector<Tensor>& input
       const double s = *scalar_value(input(0)), l = *scalar_value(input(1)),
                    d = *scalar_value(input(2));
       if (d == 0) fail_node(node.name, node.op, "range delta is 0");
-      const auto n = static_cast<int64_t>(std::max(std::ceil((l - s) / d), 0.0));
+      const double count = std::ceil((l - s) / d);
+      if (!std::isfinite(count) || count > static_cast<double>(kMaxHostElements))
+        fail_node(node.name, node.op,
+                  "range(" + std::to_string(s) + ", " + std::to_string(l) + ", " +
+                      std::to_string(d) + ") has more than " + std::to_string(kMaxHostElements) +
+                      " elements (host-evaluated tensors are for shapes and small constants)");
+      const auto n = static_cast<int64_t>(std::max(count, 0.0));
       std::vector<double> v(n);
       for (int64_t i = 0; i < n; ++i) v[i] = s + d * static_cast<double>(i);
       return {on(host_values(v, {n}, outputs[0].dtype), device)};

@@ -136,6 +136,9 @@ class Artifact {
   // SHA-256 is checked on first access (once). Throws Error(kNotFound)
   // listing the sections present when there is no such section.
   std::span<const uint8_t> section(std::string_view name) const;
+  // The same without the SHA-256 check, for bytes the caller verified
+  // otherwise (a compile-cache entry is checksummed as a whole on read).
+  std::span<const uint8_t> unverified_section(std::string_view name) const;
   // Checks every section's SHA-256 (those not checked yet).
   void verify() const;
 
@@ -146,6 +149,7 @@ class Artifact {
  private:
   struct Impl;
   explicit Artifact(std::unique_ptr<Impl> impl);
+  std::span<const uint8_t> section_bytes(std::string_view name, bool verify) const;
   std::unique_ptr<Impl> impl_;
 };
 

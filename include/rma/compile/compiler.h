@@ -7,11 +7,12 @@
 // shape signature when the model runs. The result is serialized into an .rmx
 // (rma/compile/artifact.h): the plan (graph after passes, with symbolic
 // dims, node attributes, constant descriptors), the constants' bytes in one
-// mmap-aligned "weights" section, the placement and memory plan when static,
-// the options and the target fingerprint. Loading maps the file: constants
-// are views of the mapping (no copy on host-memory devices), nothing is
-// recompiled, and a fingerprint that does not match the device is an Error
-// naming both sides.
+// mmap-aligned "weights" section, the specialized graph and its placement
+// when static (the memory plan, a deterministic function of those two, is
+// recomputed at load), the options and the target fingerprint. Loading maps
+// the file: constants are views of the mapping (no copy on host-memory
+// devices), nothing is recompiled, and a fingerprint that does not match the
+// device is an Error naming both sides. docs/compiler.md has the layout.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@
 
 #include "rma/compile/artifact.h"
 #include "rma/device.h"
+#include "rma/graph/executor.h"
 #include "rma/graph/ir.h"
 #include "rma/graph/memory_plan.h"
 #include "rma/graph/partition.h"
@@ -40,11 +42,27 @@ struct CompileOptions {
   std::map<std::string, int64_t> dims;
   bool strict = false;  // a node the target cannot run is an Error, not a CPU fallback
   // Called as compilation advances: (stage, fraction done in [0, 1]).
+  // Stages in order: "passes", then for static models "specialize",
+  // "partition", "memory plan", then "serialize"; each is reported as it
+  // starts with the fraction of the whole compile done so far, and the last
+  // call is ("serialize", 1.0).
   std::function<void(const std::string& stage, double fraction)> on_progress;
 
   // The options that change the result, as "key=value" pairs in a fixed
   // order (cache keys, the artifact header); `on_progress` is not one.
   std::map<std::string, std::string> canonical() const;
+};
+
+// The device `target` names ("cpu", "opencl:0", ...); "auto" picks the
+// first accelerator that supports every interface op of `graph`
+// (Runtime::auto_device), else the CPU.
+Device resolve_target(const std::string& target, const graph::Graph& graph);
+
+struct LoadOptions {
+  // Check the weights section's SHA-256 (one pass over every weight byte).
+  // Turn it off only for bytes verified otherwise: the compile cache checks
+  // each entry's SHA-256 on read. The plan section is always checked.
+  bool verify_weights = true;
 };
 
 // A graph compiled for one target device.
@@ -62,6 +80,10 @@ class CompiledModel {
   static CompiledModel load(const std::string& path, const Device& device);
   static CompiledModel from_bytes(std::vector<uint8_t> bytes, const std::string& name,
                                   const Device& device);
+  static CompiledModel load(const std::string& path, const Device& device,
+                            const LoadOptions& options);
+  static CompiledModel from_bytes(std::vector<uint8_t> bytes, const std::string& name,
+                                  const Device& device, const LoadOptions& options);
 
   const graph::Graph& graph() const;    // after passes (symbolic dims kept)
   const Fingerprint& target() const;
@@ -72,6 +94,14 @@ class CompiledModel {
   const graph::Placement* placement() const;
   const graph::MemoryPlan* memory_plan() const;
 
+  // The device compiled for (compile) or loaded onto (load, from_bytes).
+  const Device& device() const;
+  // The compiler version that made it (this build's for compile()).
+  const std::string& compiler_version() const;
+  // The executor of a static model: its specialized graph, placement and
+  // memory plan, nothing recomputed. Throws Error when !is_static().
+  graph::Plan build_plan() const;
+
   CompiledModel(CompiledModel&&) noexcept;
   CompiledModel& operator=(CompiledModel&&) noexcept;
   ~CompiledModel();
@@ -79,6 +109,9 @@ class CompiledModel {
  private:
   struct Impl;
   explicit CompiledModel(std::unique_ptr<Impl> impl);
+  static CompiledModel from_artifact(std::shared_ptr<const Artifact> artifact,
+                                     const Device& device, const LoadOptions& options);
+  ArtifactWriter writer() const;
   std::unique_ptr<Impl> impl_;
 };
 

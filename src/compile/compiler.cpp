@@ -1,0 +1,318 @@
+// Compiling a graph for a target and the compiled model as an .rmx artifact
+// (include/rma/compile/compiler.h). The plan's byte format lives in
+// plan_format.cpp; docs/compiler.md describes both sections.
+#include "rma/compile/compiler.h"
+
+#include <chrono>
+#include <set>
+
+#include "plan_format.h"
+#include "rma/error.h"
+#include "rma/graph/passes.h"
+#include "rma/log.h"
+
+namespace rma::compile {
+namespace {
+
+using detail::ByteReader;
+using detail::ByteWriter;
+
+constexpr uint8_t kPlanMagic[8] = {'R', 'M', 'A', 'P', 'L', 'A', 'N', '\0'};
+constexpr uint32_t kFlagStatic = 1;
+const char* const kPlanSection = "plan";
+const char* const kWeightsSection = "weights";
+
+std::string join(const std::set<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
+// Applies `batch_size` and `dims` to the graph inputs' symbolic dims and
+// re-infers every shape, so the passes that follow fold what became known.
+void bind_static_dims(graph::Graph& g, const CompileOptions& options) {
+  if (!options.batch_size && options.dims.empty()) return;
+  std::set<std::string> symbols;
+  for (graph::ValueId v : g.inputs())
+    for (const graph::Dim& d : g.value(v).shape)
+      if (!d.known()) symbols.insert(d.symbol);
+
+  graph::Bindings bound;
+  for (const auto& [name, size] : options.dims) {
+    if (size < 0)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "dims: '" + name + "' = " + std::to_string(size) + ", expected a size >= 0");
+    if (!symbols.count(name))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "dims: the model's inputs have no dimension named '" + name +
+                      "' (their symbols: " + join(symbols) + ")");
+    bound[name] = size;
+  }
+  if (options.batch_size) {
+    const int64_t batch = *options.batch_size;
+    if (batch < 1)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "batch_size " + std::to_string(batch) + ": expected at least 1");
+    std::string inputs;
+    bool any = false;
+    for (graph::ValueId v : g.inputs()) {
+      const graph::Value& value = g.value(v);
+      inputs += (inputs.empty() ? "" : ", ") + value.name + " " + graph::to_string(value.shape);
+      if (value.shape.empty() || value.shape[0].known()) continue;
+      any = true;
+      const std::string& symbol = value.shape[0].symbol;
+      const auto it = bound.find(symbol);
+      if (it != bound.end() && it->second != batch)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "batch_size " + std::to_string(batch) + " contradicts dims: '" + symbol +
+                        "' (the leading dimension of input '" + value.name +
+                        "') = " + std::to_string(it->second));
+      bound[symbol] = batch;
+    }
+    if (!any)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "batch_size " + std::to_string(batch) +
+                      ": no graph input has a symbolic leading dimension to bind (" + inputs + ")");
+  }
+
+  std::vector<graph::Value>& values = g.mutable_values();
+  for (graph::ValueId v : g.inputs())
+    for (graph::Dim& d : values[v].shape)
+      if (!d.known() && bound.count(d.symbol)) d = graph::Dim::of(bound.at(d.symbol));
+  g.infer_shapes();
+}
+
+// Concrete input shapes when every graph input's dims are known.
+std::optional<std::vector<Shape>> static_input_shapes(const graph::Graph& g) {
+  std::vector<Shape> shapes;
+  for (graph::ValueId v : g.inputs()) {
+    std::optional<Shape> s = graph::known_shape(g.value(v).shape);
+    if (!s) return std::nullopt;
+    shapes.push_back(std::move(*s));
+  }
+  return shapes;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ options
+std::map<std::string, std::string> CompileOptions::canonical() const {
+  std::string bound;
+  for (const auto& [name, size] : dims)
+    bound += (bound.empty() ? "" : ",") + name + "=" + std::to_string(size);
+  return {{"batch_size", batch_size ? std::to_string(*batch_size) : "none"},
+          {"dims", bound},
+          {"opt_level", std::to_string(opt_level)},
+          {"strict", strict ? "1" : "0"},
+          {"target", target}};
+}
+
+Device resolve_target(const std::string& target, const graph::Graph& graph) {
+  if (target != "auto") return Runtime::get().device(target);
+  std::set<rma_op> used;
+  for (const graph::Node& n : graph.nodes())
+    if (n.is_interface_op()) used.insert(std::get<rma_op>(n.op));
+  return Runtime::get().auto_device(std::vector<rma_op>(used.begin(), used.end()));
+}
+
+// ------------------------------------------------------------ model
+struct CompiledModel::Impl {
+  Device device;
+  Fingerprint target;
+  std::string compiler_version;
+  std::map<std::string, std::string> options;
+  graph::Graph graph;
+  std::optional<graph::Graph> specialized;
+  std::optional<graph::Placement> placement;
+  std::optional<graph::MemoryPlan> memory;
+
+  std::vector<uint8_t> plan;  // the "plan" section
+  // The "weights" section: laid out from the graphs' constants (compiled),
+  // or the artifact it was loaded from, whose mapping the constants view.
+  detail::WeightsLayout weights;
+  std::shared_ptr<const Artifact> artifact;
+
+  void encode();
+  void decode(const Artifact& a, bool verify_weights);
+};
+
+// Plan section: magic "RMAPLAN\0", format version (u32), flags (u32, bit 0:
+// static), the graph after passes, then for static models the specialized
+// graph and its placement. The memory plan is not stored: plan_memory() is
+// a deterministic function of the specialized graph and the placement, and
+// recomputing it at load is cheap.
+void CompiledModel::Impl::encode() {
+  ByteWriter w;
+  for (uint8_t b : kPlanMagic) w.u8(b);
+  w.u32(detail::kPlanFormatVersion);
+  w.u32(specialized ? kFlagStatic : 0);
+  detail::write_graph(w, graph, weights);
+  if (specialized) {
+    detail::write_graph(w, *specialized, weights);
+    detail::write_placement(w, *placement);
+  }
+  plan = std::move(w.data());
+}
+
+void CompiledModel::Impl::decode(const Artifact& a, bool verify_weights) {
+  const std::span<const uint8_t> bytes = a.section(kPlanSection);
+  const std::span<const uint8_t> weight_bytes =
+      verify_weights ? a.section(kWeightsSection) : a.unverified_section(kWeightsSection);
+  plan.assign(bytes.begin(), bytes.end());
+  ByteReader r(plan, a.path(), kPlanSection);
+  for (uint8_t b : kPlanMagic)
+    if (r.u8("magic") != b) r.fail("not a compiled plan (magic \"RMAPLAN\" expected)", 0);
+  const size_t version_at = r.offset();
+  const uint32_t version = r.u32("plan format version");
+  if (version != detail::kPlanFormatVersion)
+    throw Error(ErrorCode::kUnsupported,
+                a.path() + ": section '" + kPlanSection + "', byte " + std::to_string(version_at) +
+                    ": plan format version " + std::to_string(version) +
+                    ", this build reads version " + std::to_string(detail::kPlanFormatVersion) +
+                    " (compiled by " + a.compiler_version() + ", this is " +
+                    compile::compiler_version() + "; recompile the model)");
+  const size_t flags_at = r.offset();
+  const uint32_t flags = r.u32("plan flags");
+  if (flags & ~kFlagStatic) r.fail("unknown plan flags " + std::to_string(flags), flags_at);
+
+  // The constants view the mapping; `artifact` (shared) keeps it alive for
+  // as long as any of them lives.
+  const detail::WeightsSource source{weight_bytes, std::const_pointer_cast<Artifact>(artifact)};
+  graph = detail::read_graph(r, source);
+  if (flags & kFlagStatic) {
+    const size_t at = r.offset();
+    specialized = detail::read_graph(r, source);
+    if (!specialized->is_static())
+      r.fail("the specialized graph has symbolic shapes or core ops that are not views", at);
+    placement = detail::read_placement(r, *specialized, device);
+    try {
+      memory = graph::plan_memory(*specialized, *placement);
+    } catch (const Error& e) {
+      r.fail(std::string("memory plan: ") + e.what(), at);
+    }
+  }
+  if (!r.at_end())
+    r.fail(std::to_string(plan.size() - r.offset()) + " unexpected bytes after the plan");
+}
+
+CompiledModel::CompiledModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CompiledModel::CompiledModel(CompiledModel&&) noexcept = default;
+CompiledModel& CompiledModel::operator=(CompiledModel&&) noexcept = default;
+CompiledModel::~CompiledModel() = default;
+
+CompiledModel CompiledModel::compile(const graph::Graph& source, const CompileOptions& options) {
+  const auto progress = [&](const char* stage, double fraction) {
+    if (options.on_progress) options.on_progress(stage, fraction);
+  };
+  if (options.opt_level < 0 || options.opt_level > 3)
+    throw Error(ErrorCode::kInvalidArgument,
+                "opt_level " + std::to_string(options.opt_level) + ": expected 0 to 3");
+  const auto started = std::chrono::steady_clock::now();
+  auto impl = std::make_unique<Impl>();
+
+  progress("passes", 0.0);
+  graph::Graph g = source;
+  bind_static_dims(g, options);
+  graph::run_passes(g, options.opt_level);
+  impl->graph = detail::canonical(g);
+  impl->device = resolve_target(options.target, impl->graph);
+  impl->target = fingerprint_of(impl->device);
+  impl->compiler_version = compile::compiler_version();
+  impl->options = options.canonical();
+
+  if (const std::optional<std::vector<Shape>> shapes = static_input_shapes(impl->graph)) {
+    progress("specialize", 0.4);
+    impl->specialized = detail::canonical(impl->graph.specialize(*shapes));
+    progress("partition", 0.6);
+    graph::PartitionOptions partition_options;
+    partition_options.strict = options.strict;
+    impl->placement = graph::partition(*impl->specialized, {impl->device}, partition_options);
+    progress("memory plan", 0.8);
+    impl->memory = graph::plan_memory(*impl->specialized, *impl->placement);
+  }
+  progress("serialize", 0.9);
+  impl->encode();
+  progress("serialize", 1.0);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  log::debug("compiled " + std::to_string(impl->graph.nodes().size()) + " nodes for " +
+             impl->device.name() + (impl->specialized ? " (static)" : " (dynamic shapes)") +
+             " in " + std::to_string(static_cast<int64_t>(ms)) + " ms");
+  return CompiledModel(std::move(impl));
+}
+
+std::vector<uint8_t> CompiledModel::serialize() const { return writer().serialize(); }
+
+void CompiledModel::save(const std::string& path) const { writer().write(path); }
+
+CompiledModel CompiledModel::load(const std::string& path, const Device& device) {
+  return load(path, device, LoadOptions{});
+}
+
+CompiledModel CompiledModel::from_bytes(std::vector<uint8_t> bytes, const std::string& name,
+                                        const Device& device) {
+  return from_bytes(std::move(bytes), name, device, LoadOptions{});
+}
+
+CompiledModel CompiledModel::load(const std::string& path, const Device& device,
+                                  const LoadOptions& options) {
+  return from_artifact(std::make_shared<Artifact>(Artifact::open(path)), device, options);
+}
+
+CompiledModel CompiledModel::from_bytes(std::vector<uint8_t> bytes, const std::string& name,
+                                        const Device& device, const LoadOptions& options) {
+  return from_artifact(std::make_shared<Artifact>(Artifact::from_bytes(std::move(bytes), name)),
+                       device, options);
+}
+
+CompiledModel CompiledModel::from_artifact(std::shared_ptr<const Artifact> artifact,
+                                           const Device& device, const LoadOptions& options) {
+  artifact->check_compatible(fingerprint_of(device));
+  auto impl = std::make_unique<Impl>();
+  impl->device = device;
+  impl->target = artifact->target();
+  impl->compiler_version = artifact->compiler_version();
+  impl->options = artifact->options();
+  impl->artifact = artifact;
+  impl->decode(*artifact, options.verify_weights);
+  return CompiledModel(std::move(impl));
+}
+
+// The artifact: the header (target, compiler version, options), the plan and
+// the weights (mmap-aligned).
+ArtifactWriter CompiledModel::writer() const {
+  const Impl& m = *impl_;
+  ArtifactWriter w(m.target, m.compiler_version, m.options);
+  w.add_section(kPlanSection, m.plan);
+  if (m.artifact)
+    w.add_section(kWeightsSection, m.artifact->section(kWeightsSection), /*mmap=*/true);
+  else
+    w.add_section(kWeightsSection, m.weights.bytes(), /*mmap=*/true);
+  return w;
+}
+
+const graph::Graph& CompiledModel::graph() const { return impl_->graph; }
+const Fingerprint& CompiledModel::target() const { return impl_->target; }
+const std::map<std::string, std::string>& CompiledModel::options() const { return impl_->options; }
+bool CompiledModel::is_static() const { return impl_->specialized.has_value(); }
+const graph::Graph* CompiledModel::specialized() const {
+  return impl_->specialized ? &*impl_->specialized : nullptr;
+}
+const graph::Placement* CompiledModel::placement() const {
+  return impl_->placement ? &*impl_->placement : nullptr;
+}
+const graph::MemoryPlan* CompiledModel::memory_plan() const {
+  return impl_->memory ? &*impl_->memory : nullptr;
+}
+const Device& CompiledModel::device() const { return impl_->device; }
+const std::string& CompiledModel::compiler_version() const { return impl_->compiler_version; }
+
+graph::Plan CompiledModel::build_plan() const {
+  if (!is_static())
+    throw Error(ErrorCode::kInvalidArgument,
+                "build_plan: the model has dynamic dimensions; specialize its graph for the "
+                "input shapes and use graph::Plan::create");
+  return graph::Plan(*impl_->specialized, *impl_->placement, *impl_->memory);
+}
+
+}  // namespace rma::compile
