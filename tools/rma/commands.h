@@ -8,8 +8,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace rma::cli {
 
@@ -26,5 +30,11 @@ void add_generate_command(CLI::App& app, int& exit_code);
 void add_chat_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
 void add_cache_command(CLI::App& app, int& exit_code);
+void add_compile_command(CLI::App& app, int& exit_code);
+void add_run_command(CLI::App& app, int& exit_code);
+// For `rma compile` and `rma run` (cmd_compile.cpp): a progress bar on stderr
+// for a compile's on_progress (empty off a terminal), and --dim NAME=N values.
+std::function<void(const std::string& stage, double fraction)> compile_progress_bar();
+std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs);
 
 }  // namespace rma::cli

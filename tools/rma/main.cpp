@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
     rma::cli::add_chat_command(app, exit_code);
     rma::cli::add_quantize_command(app, exit_code);
     rma::cli::add_cache_command(app, exit_code);
+    rma::cli::add_compile_command(app, exit_code);
+    rma::cli::add_run_command(app, exit_code);
     // CLI11 reports an unknown command as a missing one; name it instead.
     if (argc > 1 && argv[1][0] != '-') {
       std::string known;
