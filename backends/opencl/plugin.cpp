@@ -330,7 +330,7 @@ rma_status op_supported(rma_device dv, const rma_op_call* call, rma_error* err) 
     return fail(err, RMA_STATUS_INVALID_ARGUMENT, "rma_op_call missing or too small");
   if (call->op < 0 || call->op >= RMA_OP_COUNT || !registry().supported[call->op])
     return fail(err, RMA_STATUS_UNSUPPORTED,
-                "the opencl backend has no kernel for op %d (it runs the Tier-1 ops; see "
+                "the opencl backend has no kernel for op %d (a newer ABI? see "
                 "docs/opencl-backend.md)",
                 call->op);
   return registry().supported[call->op](*dev_of(dv), *call, err);

@@ -25,11 +25,11 @@ PartitionOptions strict_options() {
 }
 
 // opencl:0 when this machine has one (PoCL gives one on any CPU), seen
-// through a table that declines gather: the Tier-2 op these tests make fall
-// back, whatever the OpenCL backend runs itself.
+// through a table that declines gather and transpose: the Tier-2 ops these
+// tests make fall back, whatever the OpenCL backend runs itself.
 std::optional<Device> opencl() {
   for (const Device& d : Runtime::get().devices())
-    if (d.plugin_name() == "opencl") return test_support::declining_device(d, RMA_OP_GATHER);
+    if (d.plugin_name() == "opencl") return test_support::declining_device(d);
   return std::nullopt;
 }
 

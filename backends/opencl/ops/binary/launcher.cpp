@@ -1,0 +1,91 @@
+// opencl binary: y = a <kind> b with numpy broadcasting for every
+// rma_binary_kind (docs/ops.md "binary"): arithmetic on f32/f16/bf16
+// (computed in f32, rounded once) and i32/i64 (int64, wrapping),
+// comparisons to bool, logic on bool. Integer division and modulo by zero
+// are errors naming the element of b, as in the reference: b is read back
+// and checked before the launch.
+#include <string>
+#include <vector>
+
+#include "common/tier2.h"
+#include "ops/binary/config.h"
+
+namespace rma::opencl {
+namespace {
+
+constexpr const char* kOp = "binary";
+
+bool is_comparison(int32_t k) { return k >= RMA_BINARY_EQUAL && k <= RMA_BINARY_GREATER_EQUAL; }
+bool is_logic(int32_t k) { return k >= RMA_BINARY_AND && k <= RMA_BINARY_XOR; }
+
+rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
+  if (call.num_inputs != 2 || call.num_outputs != 1 || !call.attrs)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected inputs (a, b), attrs, one output",
+                kOp);
+  const auto* attrs = static_cast<const rma_binary_attrs*>(call.attrs);
+  if (attrs->struct_size < sizeof(rma_binary_attrs))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_binary_attrs too small", kOp);
+  const int32_t k = attrs->kind;
+  if (k < 0 || k >= RMA_BINARY_COUNT)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: unknown kind %d", kOp, k);
+  const rma_tensor &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
+  const bool dtype_ok = is_logic(k)           ? a.dtype == RMA_DTYPE_BOOL
+                        : k == RMA_BINARY_POW ? is_float_dtype(a.dtype)
+                                              : is_float_dtype(a.dtype) || is_int_dtype(a.dtype);
+  const int32_t y_dtype = is_comparison(k) ? RMA_DTYPE_BOOL : a.dtype;
+  if (!dtype_ok || b.dtype != a.dtype || y.dtype != y_dtype)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: kind %d with a %s, b %s, y %s", kOp, k,
+                dtype_label(a.dtype), dtype_label(b.dtype), dtype_label(y.dtype));
+  if (y.ndim > RMA_MAX_DIMS || !broadcasts_to(a, y) || !broadcasts_to(b, y))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: a and b must broadcast to y's shape", kOp);
+  if (!is_dense(a) || !is_dense(b) || !is_dense(y))
+    return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
+  return RMA_STATUS_OK;
+}
+
+rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
+  const int32_t k = static_cast<const rma_binary_attrs*>(call.attrs)->kind;
+  const rma_tensor &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
+  if (numel(y) == 0) return RMA_STATUS_OK;
+  // Every element of b is used (y is not empty), so any zero is an error.
+  if (is_int_dtype(b.dtype) && (k == RMA_BINARY_DIV || k == RMA_BINARY_MOD)) {
+    std::vector<int64_t> divisors;
+    if (rma_status st = read_ints(ctx, b, kOp, "b", &divisors, err)) return st;
+    for (size_t i = 0; i < divisors.size(); ++i)
+      if (divisors[i] == 0)
+        return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                    "%s: integer %s by zero: element %zu of b is 0", kOp,
+                    k == RMA_BINARY_DIV ? "division" : "modulo", i);
+  }
+  NdPlan plan;
+  plan.ndim = y.ndim;
+  for (int d = 0; d < y.ndim; ++d) plan.shape[d] = y.shape[d];
+  broadcast_strides(a, y.ndim, plan.stride[0]);
+  broadcast_strides(b, y.ndim, plan.stride[1]);
+  plan.base[0] = int64_t(elem_offset(a));
+  plan.base[1] = int64_t(elem_offset(b));
+  plan = collapse(plan, 2);
+  cl_mem table = nullptr;
+  if (rma_status st = plan_table(ctx, plan, kOp, &table, err)) return st;
+  cl_kernel kern = nullptr;
+  if (rma_status st = get_kernel(ctx.dev, "binary/binary", plan_kernel("binary", plan).c_str(),
+                                 "-DKIND=" + std::to_string(k) + numeric_option("DTYPE", a.dtype) +
+                                     numeric_option("OUT", y.dtype),
+                                 &kern, err)) {
+    if (table) clReleaseMemObject(table);
+    return st;
+  }
+  ArgSetter set(kern);
+  set(mem_of(a));
+  set_plan_operand(set, plan, 0);
+  set(mem_of(b));
+  set_plan_operand(set, plan, 1);
+  set(mem_of(y))(elem_offset(y));
+  return launch_plan(ctx, kern, set, kOp, plan, table, err);
+}
+
+}  // namespace
+
+RMA_OPENCL_REGISTER_OP(RMA_OP_BINARY, supported, run);
+
+}  // namespace rma::opencl

@@ -1,0 +1,3 @@
+// opencl expand: tuning knobs. None: a plan copy, one work-item per element
+// of y; broadcast dims read x with stride 0.
+#pragma once
