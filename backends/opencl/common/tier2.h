@@ -286,4 +286,9 @@ inline rma_status run_plan_copy(const Context& ctx, const char* op, const std::s
   return launch_plan(ctx, k, set, op, plan, table, err);
 }
 
+// y = a <kind> b (rma_binary_kind), checked by the caller: the binary
+// module's kernels (ops/binary), shared with the Tier-1 add and mul ops.
+rma_status launch_binary(const Context& ctx, const rma_tensor& a, const rma_tensor& b,
+                         const rma_tensor& y, int32_t kind, rma_error* err);
+
 }  // namespace rma::opencl

@@ -44,8 +44,14 @@ rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
 }
 
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
-  const int32_t k = static_cast<const rma_binary_attrs*>(call.attrs)->kind;
-  const rma_tensor &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
+  return launch_binary(ctx, call.inputs[0], call.inputs[1], call.outputs[0],
+                       static_cast<const rma_binary_attrs*>(call.attrs)->kind, err);
+}
+
+}  // namespace
+
+rma_status launch_binary(const Context& ctx, const rma_tensor& a, const rma_tensor& b,
+                         const rma_tensor& y, int32_t k, rma_error* err) {
   if (numel(y) == 0) return RMA_STATUS_OK;
   // Every element of b is used (y is not empty), so any zero is an error.
   if (is_int_dtype(b.dtype) && (k == RMA_BINARY_DIV || k == RMA_BINARY_MOD)) {
@@ -83,8 +89,6 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   set(mem_of(y))(elem_offset(y));
   return launch_plan(ctx, kern, set, kOp, plan, table, err);
 }
-
-}  // namespace
 
 RMA_OPENCL_REGISTER_OP(RMA_OP_BINARY, supported, run);
 

@@ -1,3 +1,3 @@
-// opencl mul: tuning knobs. None yet: one work-item per output element and
-// the driver's choice of work-group size.
+// opencl mul: tuning knobs. None of its own: it runs on the binary
+// module's kernels (launch_binary), whose plans pick the launch shape.
 #pragma once

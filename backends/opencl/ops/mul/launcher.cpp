@@ -1,6 +1,7 @@
 // opencl mul: numpy-broadcast elementwise product of a and b, f32, f16
 // or bf16.
 #include "common/binary.h"
+#include "common/tier2.h"
 #include "ops/mul/config.h"
 
 namespace rma::opencl {
@@ -11,7 +12,7 @@ rma_status supported(const ClDevice& dev, const rma_op_call& call, rma_error* er
 }
 
 rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
-  return binary_run(ctx, call, err, "mul", "mul/mul", "mul");
+  return launch_binary(ctx, call.inputs[0], call.inputs[1], call.outputs[0], RMA_BINARY_MUL, err);
 }
 
 }  // namespace
