@@ -30,10 +30,10 @@ if ! "$rma" info 2>/dev/null | grep -qE "^  opencl:0$"; then
 fi
 
 run cold
-expect cold "opencl cache miss: add/add"
+expect cold "opencl cache miss: binary/binary"
 ls "$dir"/opencl/*.bin >/dev/null 2>&1 || { echo "FAIL: no cache entry under $dir/opencl"; exit 1; }
 run warm
-expect warm "opencl cache hit: add/add"
+expect warm "opencl cache hit: binary/binary"
 reject warm "opencl cache miss"
 
 # Flip bytes in the payload: the checksum must catch it.
@@ -44,7 +44,7 @@ run corrupt
 expect corrupt "ignoring entry .*checksum"
 reject corrupt "opencl cache hit"
 run rebuilt
-expect rebuilt "opencl cache hit: add/add"
+expect rebuilt "opencl cache hit: binary/binary"
 
 # RM_CACHE_ENABLED=0: no cache use at all.
 rm -rf "$dir"/opencl
