@@ -6,10 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "bench/machine.h"
 #include "rma/config.h"
@@ -105,7 +104,8 @@ int run_llm_bench(const LlmBenchOptions& o) {
   const bool host_weights = engine->device().host_memory();
   const double bw = host_weights ? measure_read_bandwidth(threads, 1ull << 30) : 0;  // 1e9 B/s
   const double tg = median(tg_rate), pp = median(pp_rate);
-  const double roofline = bw * 1e9 / static_cast<double>(wbytes);  // tok/s if purely bandwidth-bound
+  const double roofline =
+      bw * 1e9 / static_cast<double>(wbytes);  // tok/s if purely bandwidth-bound
   const std::string machine = machine_description(threads);
   const std::string commit = source_commit();
 
@@ -114,19 +114,23 @@ int run_llm_bench(const LlmBenchOptions& o) {
     std::snprintf(roof, sizeof(roof),
                   "DRAM %.1f GB/s, decode at %.0f%% of the roofline (%.1f tok/s)", bw,
                   100 * tg / roofline, roofline);
-  std::printf("model %s on %s, %d threads: pp%d %.1f tok/s (spread %.0f%%), tg%d %.1f tok/s "
-              "(spread %.0f%%); %.1f MB weights/token, %s; peak RSS %.1f MiB; %s\n",
-              label.c_str(), engine->device().name().c_str(), threads, o.pp, pp,
-              100 * spread(pp_rate), o.tg, tg, 100 * spread(tg_rate), wbytes / 1e6, roof,
-              rss / 1048576.0, step_ops.c_str());
+  std::printf(
+      "model %s on %s, %d threads: pp%d %.1f tok/s (spread %.0f%%), tg%d %.1f tok/s "
+      "(spread %.0f%%); %.1f MB weights/token, %s; peak RSS %.1f MiB; %s\n",
+      label.c_str(), engine->device().name().c_str(), threads, o.pp, pp, 100 * spread(pp_rate),
+      o.tg, tg, 100 * spread(tg_rate), wbytes / 1e6, roof, rss / 1048576.0, step_ops.c_str());
 
   if (!o.json_path.empty()) {
     std::ofstream out(o.json_path, std::ios::app);
     auto emit = [&](const std::string& kase, const std::string& metric, double value,
                     nlohmann::json extra) {
-      nlohmann::json j{{"bench", "llm"}, {"case", label + " " + kase + " t" + std::to_string(threads)},
-                       {"metric", metric}, {"value", value}, {"machine", machine},
-                       {"commit", commit}, {"device", engine->device().name()},
+      nlohmann::json j{{"bench", "llm"},
+                       {"case", label + " " + kase + " t" + std::to_string(threads)},
+                       {"metric", metric},
+                       {"value", value},
+                       {"machine", machine},
+                       {"commit", commit},
+                       {"device", engine->device().name()},
                        {"precision", precision}};
       j.update(extra);
       out << j.dump() << "\n";

@@ -1,5 +1,8 @@
 // The CPU backend: one device, host memory, synchronous streams, and the op
 // modules under ops/ that registered themselves with register_op().
+#include "rma/plugin.h"
+
+#include <hwy/targets.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 
@@ -11,10 +14,7 @@
 #include <string>
 #include <vector>
 
-#include <hwy/targets.h>
-
 #include "common/cpu_op.h"
-#include "rma/plugin.h"
 
 namespace rma::cpu {
 namespace {
@@ -129,14 +129,12 @@ rma_status device_get_info(rma_device d, rma_device_info* out, rma_error* err) {
   }
   out->memory_free = avail;
   out->capabilities = RMA_CAP_F16 | RMA_CAP_BF16 | RMA_CAP_QUANTIZED | RMA_CAP_HOST_MEMORY |
-                      RMA_CAP_CAPTURE |
-                      RMA_CAP_OP_KERNELS;
+                      RMA_CAP_CAPTURE | RMA_CAP_OP_KERNELS;
   return RMA_STATUS_OK;
 }
 
 // ----------------------------------------------------------------- memory
-rma_status buffer_alloc(rma_device, uint64_t size, uint64_t alignment, void** out,
-                        rma_error* err) {
+rma_status buffer_alloc(rma_device, uint64_t size, uint64_t alignment, void** out, rma_error* err) {
   // Large buffers (weights, KV caches) are 2 MiB aligned and asked to use
   // transparent huge pages: fewer TLB misses when kernels stream them.
   constexpr uint64_t kHugePage = 2ull << 20;
@@ -169,7 +167,9 @@ rma_status event_create(rma_device, rma_event* out, rma_error*) {
 void event_destroy(rma_device, rma_event) {}
 rma_status event_record(rma_device, rma_event, rma_stream, rma_error*) { return RMA_STATUS_OK; }
 rma_status event_synchronize(rma_device, rma_event, rma_error*) { return RMA_STATUS_OK; }
-rma_status stream_wait_event(rma_device, rma_stream, rma_event, rma_error*) { return RMA_STATUS_OK; }
+rma_status stream_wait_event(rma_device, rma_stream, rma_event, rma_error*) {
+  return RMA_STATUS_OK;
+}
 
 // ----------------------------------------------------------------- copies
 rma_status refuse_while_capturing(rma_device d, const char* what, rma_error* err) {

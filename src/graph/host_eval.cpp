@@ -17,7 +17,6 @@ namespace {
 // with an Error instead of an allocation failure.
 constexpr int64_t kMaxHostElements = int64_t{1} << 28;
 
-
 template <class T>
 std::vector<uint8_t> bytes_of(T attrs) {
   attrs.struct_size = sizeof(T);

@@ -155,7 +155,8 @@ std::unique_ptr<Engine> Engine::load(const std::string& model, const EngineOptio
   const int blocks_per_seq = (m.max_context + block - 1) / block;
   m.use_decode_graphs = options.decode_graphs && m.device.supports_capture();
   // Graph decode steps pad their batch with rows writing to one spare block.
-  const int64_t max_blocks = int64_t{blocks_per_seq} * options.max_batch + (m.use_decode_graphs ? 1 : 0);
+  const int64_t max_blocks =
+      int64_t{blocks_per_seq} * options.max_batch + (m.use_decode_graphs ? 1 : 0);
   if (max_blocks > (int64_t{1} << 30) / block)
     invalid("max_batch " + std::to_string(options.max_batch) + " x max_context " +
             std::to_string(m.max_context) + " tokens is more than the KV cache can address");
@@ -465,7 +466,8 @@ Tensor Engine::Impl::decode_with_graph(const std::vector<int32_t>& seq_ids,
       id = tokens[i][0];
       pos = static_cast<int32_t>(s.history.size());
       slot = s.blocks[pos / bs] * bs + pos % bs;
-      std::copy(s.blocks.begin(), s.blocks.end(), graph_staging.begin() + at.table() + i * at.width);
+      std::copy(s.blocks.begin(), s.blocks.end(),
+                graph_staging.begin() + at.table() + i * at.width);
     } else {
       graph_staging[at.table() + i * at.width] = pad_block;  // padding: one key, its own block
     }
@@ -485,8 +487,8 @@ Tensor Engine::Impl::run_layers(const StepInputs& in) {
   // The wanted rows of a [T, n] tensor: a view when they are consecutive,
   // else gathered (embedding as a row gather).
   const auto select_rows = [&](const Tensor& t) {
-  if (!in.gather.defined()) return t.slice(0, in.first_out_row, in.first_out_row + in.out_rows);
-  return ops::embedding(in.gather, t);
+    if (!in.gather.defined()) return t.slice(0, in.first_out_row, in.first_out_row + in.out_rows);
+    return ops::embedding(in.gather, t);
   };
 
   const ModelConfig& c = config;
@@ -517,8 +519,7 @@ Tensor Engine::Impl::run_layers(const StepInputs& in) {
     if (n_decode > 0) {
       ops::run(RMA_OP_PAGED_DECODE_ATTENTION,
                {q.slice(0, prefill_rows, T), kv.k(l), kv.v(l), in.block_table, in.context_lens},
-               &attention,
-               {att.slice(0, prefill_rows, T)});
+               &attention, {att.slice(0, prefill_rows, T)});
     }
     // Past the last attention only the rows whose logits are wanted matter:
     // the last layer's projection and MLP run on those alone.

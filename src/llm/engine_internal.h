@@ -74,12 +74,12 @@ struct RowPlan {
 
 // Device tensors of one step: views of one index tensor.
 struct StepInputs {
-  int64_t rows = 0;          // T
-  int64_t prefill_rows = 0;  // rows [0, prefill_rows) are prefill segments
-  int64_t n_decode = 0;      // the rows after them decode, one per sequence
-  Tensor ids, positions, slots;          // [T]
-  Tensor cu_seqlens;                     // [prefills + 1] when prefill_rows > 0
-  Tensor context_lens, block_table;      // [n_decode], [n_decode, width]
+  int64_t rows = 0;                  // T
+  int64_t prefill_rows = 0;          // rows [0, prefill_rows) are prefill segments
+  int64_t n_decode = 0;              // the rows after them decode, one per sequence
+  Tensor ids, positions, slots;      // [T]
+  Tensor cu_seqlens;                 // [prefills + 1] when prefill_rows > 0
+  Tensor context_lens, block_table;  // [n_decode], [n_decode, width]
   // The rows whose logits come out: [first_out_row, + out_rows), or the
   // rows listed in `gather` when defined.
   int64_t first_out_row = 0, out_rows = 0;

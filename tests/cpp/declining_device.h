@@ -47,9 +47,8 @@ inline Device declining_device(const Device& base) {
   }();
   static Plugin plugin(nullptr, &api, "(test)");
   static Device device = [&] {
-    auto impl = std::make_shared<DeviceImpl>(
-        plugin, base.handle(), base.index(),
-        base.name() + "-test");
+    auto impl =
+        std::make_shared<DeviceImpl>(plugin, base.handle(), base.index(), base.name() + "-test");
     impl->host_memory = base.host_memory();
     Device d(impl);
     impl->default_stream = std::make_unique<Stream>(d);
