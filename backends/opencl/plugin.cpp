@@ -379,6 +379,13 @@ rma_plugin_api make_api() {
   a.copy_device_to_device = copy_d2d;
   a.op_supported = op_supported;
   a.op_run = op_run;
+  a.blob_free = free_blob;
+  a.kernels_export = [](rma_device d, rma_blob* out, rma_error* err) {
+    return export_binaries(*dev_of(d), out, err);
+  };
+  a.kernels_import = [](rma_device d, const void* data, uint64_t size, rma_error* err) {
+    return import_binaries(*dev_of(d), data, size, err);
+  };
   return a;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,15 @@ class Device {
   void begin_capture() const;
   std::shared_ptr<Capture> end_capture() const;
   void abort_capture() const noexcept;
+
+  // Kernel binaries (plugins with kernels_export/kernels_import: OpenCL).
+  // export_kernels() returns every kernel binary this device built or loaded
+  // in this process, in the plugin's format; import_kernels() seeds the
+  // plugin's kernel cache from such bytes (ignored when they were made for
+  // another device or driver; an Error when corrupt).
+  bool supports_kernel_export() const;
+  std::vector<uint8_t> export_kernels() const;
+  void import_kernels(std::span<const uint8_t> bytes) const;
 
   bool operator==(const Device& o) const { return impl_ == o.impl_; }
   bool operator!=(const Device& o) const { return impl_ != o.impl_; }

@@ -590,6 +590,17 @@ typedef struct rma_plugin_api {
   rma_status (*capture_launch)(rma_device dev, rma_stream stream, rma_capture capture,
                                rma_error* err);
   void (*capture_destroy)(rma_device dev, rma_capture capture);
+
+  /* Kernel binaries (optional: both or none). Appended to v1: the core reads
+   * these only when struct_size covers them. kernels_export returns a blob
+   * (released with blob_free) of every kernel binary `dev` built or loaded in
+   * this process, in a plugin-defined format that carries its own version and
+   * the device and driver it is valid for. kernels_import seeds the plugin's
+   * kernel cache from such a blob, so later ops build nothing; a blob for
+   * another device or driver is skipped (RMA_STATUS_OK), a corrupt one is
+   * RMA_STATUS_INVALID_ARGUMENT naming the byte offset. */
+  rma_status (*kernels_export)(rma_device dev, rma_blob* out, rma_error* err);
+  rma_status (*kernels_import)(rma_device dev, const void* data, uint64_t size, rma_error* err);
 } rma_plugin_api;
 
 /* The one exported entry point.

@@ -10,6 +10,7 @@
 #include "rma/error.h"
 #include "rma/graph/passes.h"
 #include "rma/log.h"
+#include "rma/tensor.h"
 
 namespace rma::compile {
 namespace {
@@ -21,6 +22,7 @@ constexpr uint8_t kPlanMagic[8] = {'R', 'M', 'A', 'P', 'L', 'A', 'N', '\0'};
 constexpr uint32_t kFlagStatic = 1;
 const char* const kPlanSection = "plan";
 const char* const kWeightsSection = "weights";
+constexpr char kKernelsSectionPrefix[] = "kernels.";
 
 std::string join(const std::set<std::string>& names) {
   std::string out;
@@ -131,8 +133,14 @@ struct CompiledModel::Impl {
   // or the artifact it was loaded from, whose mapping the constants view.
   detail::WeightsLayout weights;
   std::shared_ptr<const Artifact> artifact;
+  // "kernels.<plugin name>" sections: each device's kernel binaries
+  // (Device::export_kernels) for static models on devices that export them.
+  std::map<std::string, std::vector<uint8_t>> kernels;
 
   void encode();
+  std::vector<Device> exporting_devices() const;
+  void collect_kernels(const std::vector<Device>& exporting);
+  void import_kernels() const;
   void decode(const Artifact& a, bool verify_weights);
 };
 
@@ -195,6 +203,46 @@ void CompiledModel::Impl::decode(const Artifact& a, bool verify_weights) {
     r.fail(std::to_string(plan.size() - r.offset()) + " unexpected bytes after the plan");
 }
 
+// The placement's devices whose plugins export kernel binaries.
+std::vector<Device> CompiledModel::Impl::exporting_devices() const {
+  std::vector<Device> exporting;
+  for (const Device& d : placement->devices)
+    if (d.supports_kernel_export()) exporting.push_back(d);
+  return exporting;
+}
+
+// Runs the static plan once on zero-filled inputs so every op builds its
+// kernels, then keeps what each exporting device built. A failed run is
+// logged and the kernels built so far are kept: the sections only save
+// build time at load.
+void CompiledModel::Impl::collect_kernels(const std::vector<Device>& exporting) {
+  try {
+    graph::Plan warm(*specialized, *placement, *memory);
+    const Device host = Runtime::get().device("cpu");
+    std::vector<Tensor> inputs;
+    for (graph::ValueId v : specialized->inputs()) {
+      const graph::Value& value = specialized->value(v);
+      inputs.push_back(Tensor::zeros(*graph::known_shape(value.shape), value.dtype, host));
+    }
+    warm.run(inputs);
+  } catch (const Error& e) {
+    log::warn(
+        std::string("compile: running the plan on zero inputs to build its kernels failed (") +
+        e.what() + "); the artifact carries the kernels built so far");
+  }
+  for (const Device& d : exporting)
+    kernels.emplace(kKernelsSectionPrefix + d.plugin_name(), d.export_kernels());
+}
+
+// Seeds each placement device's kernel cache from its plugin's section.
+void CompiledModel::Impl::import_kernels() const {
+  if (!placement) return;
+  for (const Device& d : placement->devices) {
+    auto it = kernels.find(kKernelsSectionPrefix + d.plugin_name());
+    if (it != kernels.end() && d.supports_kernel_export()) d.import_kernels(it->second);
+  }
+}
+
 CompiledModel::CompiledModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CompiledModel::CompiledModel(CompiledModel&&) noexcept = default;
 CompiledModel& CompiledModel::operator=(CompiledModel&&) noexcept = default;
@@ -229,6 +277,10 @@ CompiledModel CompiledModel::compile(const graph::Graph& source, const CompileOp
     impl->placement = graph::partition(*impl->specialized, {impl->device}, partition_options);
     progress("memory plan", 0.8);
     impl->memory = graph::plan_memory(*impl->specialized, *impl->placement);
+    if (const std::vector<Device> exporting = impl->exporting_devices(); !exporting.empty()) {
+      progress("kernels", 0.85);
+      impl->collect_kernels(exporting);
+    }
   }
   progress("serialize", 0.9);
   impl->encode();
@@ -275,6 +327,12 @@ CompiledModel CompiledModel::from_artifact(std::shared_ptr<const Artifact> artif
   impl->options = artifact->options();
   impl->artifact = artifact;
   impl->decode(*artifact, options.verify_weights);
+  for (const SectionInfo& section : artifact->sections())
+    if (section.name.starts_with(kKernelsSectionPrefix)) {
+      const std::span<const uint8_t> bytes = artifact->section(section.name);
+      impl->kernels.emplace(section.name, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    }
+  impl->import_kernels();
   return CompiledModel(std::move(impl));
 }
 
@@ -288,6 +346,7 @@ ArtifactWriter CompiledModel::writer() const {
     w.add_section(kWeightsSection, m.artifact->section(kWeightsSection), /*mmap=*/true);
   else
     w.add_section(kWeightsSection, m.weights.bytes(), /*mmap=*/true);
+  for (const auto& [name, bytes] : m.kernels) w.add_section(name, bytes);
   return w;
 }
 

@@ -168,6 +168,42 @@ void Capture::launch() {
                err, "capture_launch", device_.name());
 }
 
+// ---------------------------------------------------------- kernel binaries
+
+namespace {
+// Whether the plugin's table is new enough to hold both kernel functions and
+// sets them.
+bool has_kernel_export(const rma_plugin_api& api) {
+  return api.struct_size >= offsetof(rma_plugin_api, kernels_import) + sizeof(void*) &&
+         api.kernels_export && api.kernels_import && api.blob_free;
+}
+}  // namespace
+
+bool Device::supports_kernel_export() const { return has_kernel_export(impl_->api); }
+
+std::vector<uint8_t> Device::export_kernels() const {
+  if (!supports_kernel_export())
+    throw Error(ErrorCode::kUnsupported, "the plugin cannot export kernel binaries",
+                "export_kernels", impl_->name);
+  rma_blob blob{sizeof(rma_blob), RMA_ABI_VERSION, nullptr, 0};
+  rma_error err = make_error();
+  check_status(impl_->api.kernels_export(impl_->handle, &blob, &err), err, "kernels_export",
+               impl_->name);
+  const auto* data = static_cast<const uint8_t*>(blob.data);
+  std::vector<uint8_t> bytes(data, data + (data ? blob.size : 0));
+  impl_->api.blob_free(&blob);
+  return bytes;
+}
+
+void Device::import_kernels(std::span<const uint8_t> bytes) const {
+  if (!supports_kernel_export())
+    throw Error(ErrorCode::kUnsupported, "the plugin cannot import kernel binaries",
+                "import_kernels", impl_->name);
+  rma_error err = make_error();
+  check_status(impl_->api.kernels_import(impl_->handle, bytes.data(), bytes.size(), &err), err,
+               "kernels_import", impl_->name);
+}
+
 // ------------------------------------------------------------------ Stream
 Stream::Stream(Device device) : device_(std::move(device)) {
   rma_error err = make_error();

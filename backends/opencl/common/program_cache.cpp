@@ -9,11 +9,17 @@
 // options, device name and driver version. A corrupt or mismatching entry is
 // logged and rebuilt, never used. Writes go to a temp file that is fsynced
 // and renamed, so readers never see half an entry.
+//
+// Every binary built or loaded is also kept in memory (ClDevice::binaries),
+// where kernels_export reads it and kernels_import adds to it: a compiled
+// model carries its kernels so a machine with an empty cache compiles none.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -169,6 +175,23 @@ bool program_binary(const ClDevice& dev, cl_program p, std::vector<unsigned char
   return clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof(ptr), &ptr, nullptr) == CL_SUCCESS;
 }
 
+// A built program from `binary`, or nullptr-and-false when the driver
+// rejects it.
+bool program_from_binary(ClDevice& dev, const std::vector<unsigned char>& binary,
+                         const std::string& options, cl_program* out) {
+  const unsigned char* bin = binary.data();
+  const size_t size = binary.size();
+  cl_int bin_status = CL_SUCCESS, st = CL_SUCCESS;
+  cl_program p = clCreateProgramWithBinary(dev.context, 1, &dev.id, &size, &bin, &bin_status, &st);
+  if (st == CL_SUCCESS && bin_status == CL_SUCCESS &&
+      clBuildProgram(p, 1, &dev.id, options.c_str(), nullptr, nullptr) == CL_SUCCESS) {
+    *out = p;
+    return true;
+  }
+  if (p) clReleaseProgram(p);
+  return false;
+}
+
 }  // namespace
 
 rma_status build_program(ClDevice& dev, const std::string& source_name, const std::string& source,
@@ -177,6 +200,19 @@ rma_status build_program(ClDevice& dev, const std::string& source_name, const st
   key = fnv1a(options, key);
   key = fnv1a(dev.name, key);
   key = fnv1a(dev.driver_version, key);
+
+  // Binaries this process already holds: imported from a compiled model, or
+  // built or loaded before (a second context of one program).
+  if (auto known = dev.binaries.find(key); known != dev.binaries.end()) {
+    if (program_from_binary(dev, known->second, options, out)) {
+      log(RMA_LOG_DEBUG, "opencl cache hit: " + source_name + " on " + dev.name + " (in memory)");
+      return RMA_STATUS_OK;
+    }
+    log(RMA_LOG_WARN, "opencl cache: the driver rejected the in-memory binary of " + source_name +
+                          "; rebuilding");
+    dev.binaries.erase(known);
+  }
+
   const std::string root = cache_root();
   const std::string dir = root.empty() ? "" : root + "/opencl";
   const std::string path = dir.empty() ? "" : dir + "/" + hex(key) + ".bin";
@@ -185,17 +221,12 @@ rma_status build_program(ClDevice& dev, const std::string& source_name, const st
     std::vector<unsigned char> payload;
     std::string why;
     if (read_entry(path, key, &payload, &why)) {
-      const unsigned char* bin = payload.data();
-      const size_t size = payload.size();
-      cl_int bin_status = CL_SUCCESS, st = CL_SUCCESS;
-      cl_program p = clCreateProgramWithBinary(dev.context, 1, &dev.id, &size, &bin, &bin_status, &st);
-      if (st == CL_SUCCESS && bin_status == CL_SUCCESS &&
-          clBuildProgram(p, 1, &dev.id, options.c_str(), nullptr, nullptr) == CL_SUCCESS) {
-        log(RMA_LOG_DEBUG, "opencl cache hit: " + source_name + " on " + dev.name + " (" + path + ")");
-        *out = p;
+      if (program_from_binary(dev, payload, options, out)) {
+        log(RMA_LOG_DEBUG,
+            "opencl cache hit: " + source_name + " on " + dev.name + " (" + path + ")");
+        dev.binaries[key] = std::move(payload);
         return RMA_STATUS_OK;
       }
-      if (p) clReleaseProgram(p);
       why = "the driver rejected the cached binary";
     }
     if (!why.empty())
@@ -219,15 +250,149 @@ rma_status build_program(ClDevice& dev, const std::string& source_name, const st
                 source_name.c_str(), dev.name.c_str(), cl_error_name(st), options.c_str(),
                 blog.c_str());
   }
-  if (!path.empty()) {
-    std::vector<unsigned char> binary;
-    if (program_binary(dev, p, &binary))
-      write_entry(dir, path, key, binary);
-    else
-      log(RMA_LOG_DEBUG, "opencl cache: " + dev.name + " gives no program binary; not cached");
+  std::vector<unsigned char> binary;
+  if (program_binary(dev, p, &binary)) {
+    if (!path.empty()) write_entry(dir, path, key, binary);
+    dev.binaries[key] = std::move(binary);
+  } else {
+    log(RMA_LOG_DEBUG, "opencl cache: " + dev.name + " gives no program binary; not cached");
   }
   *out = p;
   return RMA_STATUS_OK;
+}
+
+// ------------------------------------------------------- kernels_export/import
+// Blob: header { magic "RMAOCLK\0", format version (u32), entry count (u32),
+// device name length (u32), driver version length (u32) }, the device name,
+// the driver version, then per entry the on-disk entry layout (EntryHeader +
+// program binary). The device name and driver version decide whether the
+// blob applies; each entry's key hashes them too.
+namespace {
+
+constexpr char kBlobMagic[8] = {'R', 'M', 'A', 'O', 'C', 'L', 'K', '\0'};
+constexpr uint32_t kBlobFormatVersion = 1;
+
+struct BlobHeader {
+  char magic[8];
+  uint32_t format_version;
+  uint32_t entry_count;
+  uint32_t device_name_size;
+  uint32_t driver_version_size;
+};
+
+template <typename T>
+void append(std::vector<unsigned char>& out, const T& value) {
+  const auto* p = reinterpret_cast<const unsigned char*>(&value);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+}  // namespace
+
+rma_status export_binaries(ClDevice& dev, rma_blob* out, rma_error* err) {
+  if (!out || out->struct_size < sizeof(rma_blob))
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "opencl: kernels_export: bad rma_blob");
+  std::vector<unsigned char> bytes;
+  {
+    std::lock_guard<std::mutex> lock(dev.mu);
+    BlobHeader h{};
+    std::memcpy(h.magic, kBlobMagic, sizeof(kBlobMagic));
+    h.format_version = kBlobFormatVersion;
+    h.entry_count = uint32_t(dev.binaries.size());
+    h.device_name_size = uint32_t(dev.name.size());
+    h.driver_version_size = uint32_t(dev.driver_version.size());
+    append(bytes, h);
+    bytes.insert(bytes.end(), dev.name.begin(), dev.name.end());
+    bytes.insert(bytes.end(), dev.driver_version.begin(), dev.driver_version.end());
+    for (const auto& [key, binary] : dev.binaries) {
+      EntryHeader e{};
+      std::memcpy(e.magic, kMagic, sizeof(kMagic));
+      e.format_version = kFormatVersion;
+      e.key = key;
+      e.payload_size = binary.size();
+      e.payload_checksum = fnv1a(binary.data(), binary.size());
+      append(bytes, e);
+      bytes.insert(bytes.end(), binary.begin(), binary.end());
+    }
+  }
+  auto* data = static_cast<unsigned char*>(std::malloc(bytes.size()));
+  if (!data)
+    return fail(err, RMA_STATUS_OUT_OF_MEMORY, "opencl: kernels_export: %zu bytes", bytes.size());
+  std::memcpy(data, bytes.data(), bytes.size());
+  out->data = data;
+  out->size = bytes.size();
+  return RMA_STATUS_OK;
+}
+
+rma_status import_binaries(ClDevice& dev, const void* data, uint64_t size, rma_error* err) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  uint64_t at = 0;
+  // Copies `n` bytes at `at` into `dst`, or says the blob ends first.
+  const auto take = [&](void* dst, uint64_t n) {
+    if (size - at < n) return false;
+    std::memcpy(dst, bytes + at, n);
+    at += n;
+    return true;
+  };
+  const auto corrupt = [&](const char* what, uint64_t offset) {
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "opencl: kernel binaries blob (%llu bytes), byte %llu: %s",
+                (unsigned long long)size, (unsigned long long)offset, what);
+  };
+  if (!bytes && size) return corrupt("no data", 0);
+
+  BlobHeader h{};
+  if (!take(&h, sizeof(h))) return corrupt("truncated header", at);
+  if (std::memcmp(h.magic, kBlobMagic, sizeof(kBlobMagic)) != 0)
+    return corrupt("bad magic (\"RMAOCLK\" expected)", 0);
+  if (h.format_version != kBlobFormatVersion)
+    return corrupt(("format version " + std::to_string(h.format_version) + ", expected " +
+                    std::to_string(kBlobFormatVersion))
+                       .c_str(),
+                   offsetof(BlobHeader, format_version));
+  std::string name(h.device_name_size, '\0'), driver(h.driver_version_size, '\0');
+  if (!take(name.data(), name.size()) || !take(driver.data(), driver.size()))
+    return corrupt("truncated device name or driver version", at);
+
+  // Parse everything before storing anything: a corrupt blob changes nothing.
+  std::vector<std::pair<uint64_t, std::vector<unsigned char>>> entries;
+  for (uint32_t i = 0; i < h.entry_count; ++i) {
+    const uint64_t entry_at = at;
+    EntryHeader e{};
+    if (!take(&e, sizeof(e))) return corrupt("truncated entry header", entry_at);
+    if (std::memcmp(e.magic, kMagic, sizeof(kMagic)) != 0 || e.format_version != kFormatVersion)
+      return corrupt("bad entry magic or format version", entry_at);
+    if (e.payload_size == 0 || e.payload_size > size - at)
+      return corrupt(("entry payload size " + std::to_string(e.payload_size) + ", " +
+                      std::to_string(size - at) + " bytes left")
+                         .c_str(),
+                     entry_at + offsetof(EntryHeader, payload_size));
+    std::vector<unsigned char> binary(bytes + at, bytes + at + e.payload_size);
+    at += e.payload_size;
+    if (fnv1a(binary.data(), binary.size()) != e.payload_checksum)
+      return corrupt("entry payload checksum mismatch", entry_at);
+    entries.emplace_back(e.key, std::move(binary));
+  }
+  if (at != size)
+    return corrupt((std::to_string(size - at) + " unexpected bytes after the last entry").c_str(),
+                   at);
+
+  if (name != dev.name || driver != dev.driver_version) {
+    log(RMA_LOG_DEBUG, "opencl: skipping kernel binaries for '" + name + "' (driver " + driver +
+                           "); this is '" + dev.name + "' (driver " + dev.driver_version + ")");
+    return RMA_STATUS_OK;
+  }
+  std::lock_guard<std::mutex> lock(dev.mu);
+  for (auto& [key, binary] : entries) dev.binaries.emplace(key, std::move(binary));
+  log(RMA_LOG_DEBUG,
+      "opencl: imported " + std::to_string(entries.size()) + " kernel binaries for " + dev.name);
+  return RMA_STATUS_OK;
+}
+
+void free_blob(rma_blob* blob) {
+  if (!blob) return;
+  std::free(blob->data);
+  blob->data = nullptr;
+  blob->size = 0;
 }
 
 }  // namespace rma::opencl
