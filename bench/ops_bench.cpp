@@ -11,18 +11,18 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "machine.h"
 #include "rma/device.h"
 #include "rma/error.h"
 #include "rma/half.h"
 #include "rma/ops.h"
+#include "rma/prepared.h"
 #include "rma/quant.h"
 #include "rma/tensor.h"
 
@@ -343,9 +343,7 @@ std::string pct(double part, double whole) {
 #if defined(RMA_HAVE_OPENBLAS)
 // OpenBLAS's idle threads spin for a while after a call; let them sleep so
 // that they do not steal the cores from the next measurement.
-void openblas_settle() {
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-}
+void openblas_settle() { std::this_thread::sleep_for(std::chrono::milliseconds(300)); }
 #endif
 
 // ------------------------------------------------------------ linear
@@ -471,6 +469,43 @@ void bench_linear(Runner& run, Machine& m) {
     }
 #endif
     run.add(own);
+  }
+
+  // Pre-packed weights (rma/prepared.h): what a compiled plan runs, beside
+  // the same call packing w itself. BERT-base/MiniLM-sized T=128 shapes and
+  // a bf16 prefill shape (where packing also converts).
+  if (ops::supports_prepare(dev)) {
+    const GemmCase packed[] = {{128, 384, 384, DType::kF32},
+                               {128, 1536, 384, DType::kF32},
+                               {128, 384, 1536, DType::kF32},
+                               {kPrefill, kInter, kHidden, DType::kF32},
+                               {kPrefill, kInter, kHidden, DType::kBF16}};
+    for (const GemmCase& c : packed) {
+      const Tensor x = float_tensor({c.t, c.k}, c.dt, dev, -1.f, 1.f, 1);
+      const Tensor w = float_tensor({c.n, c.k}, c.dt, dev, -0.05f, 0.05f, 2);
+      const rma_linear_attrs attrs = linear_attrs();
+      const auto prepared =
+          ops::prepare(dev, RMA_OP_LINEAR, {{{x.shape(), c.dt}, {}}, {{w.shape(), c.dt}, w}},
+                       &attrs, {{{c.t, c.n}, c.dt}});
+      if (!prepared) continue;
+      const double flops = 2.0 * c.t * c.n * c.k;
+      const std::string base = "linear " + std::string(name(c.dt)) + " " + dims(c.t, c.n, c.k);
+      Result plain{base + " packing per call" + run.tag(), "gflops"};
+      Result pre{base + " pre-packed" + run.tag(), "gflops"};
+      setenv("RMA_CPU_LINEAR_OPENBLAS", "0", 1);
+      const auto sp = run.time_op(plain, [&] { ops::linear(x, w, Tensor{}, attrs); });
+      const auto sq = run.time_op(pre, [&] { ops::run_prepared(*prepared, {x, w}, &attrs); });
+      unsetenv("RMA_CPU_LINEAR_OPENBLAS");
+      if (!sp || !sq) continue;
+      plain.st = *sp;
+      plain.value = flops / sp->median / 1e9;
+      pre.st = *sq;
+      pre.value = flops / sq->median / 1e9;
+      pre.peer = "packing per call";
+      pre.peer_value = plain.value;
+      run.add(plain);
+      run.add(pre);
+    }
   }
 
   // Epilogue fusion: bias + silu on a prefill shape, and w stored [K, N].

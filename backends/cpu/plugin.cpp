@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@ namespace {
 struct Registry {
   std::array<SupportedFn, RMA_OP_COUNT> supported{};
   std::array<RunFn, RMA_OP_COUNT> run{};
+  std::array<const PreparedFns*, RMA_OP_COUNT> prepared{};
 };
 Registry& registry() {
   static Registry r;
@@ -289,6 +291,83 @@ void capture_destroy(rma_device, rma_capture capture) {
   delete reinterpret_cast<Recording*>(capture);
 }
 
+// ------------------------------------------------------------ prepared ops
+// The handle wraps the module's object with the op it belongs to.
+struct PreparedHandle {
+  rma_op op;
+  void* module_object;
+};
+
+rma_status op_prepare(rma_device d, const rma_op_call* call, uint64_t const_inputs,
+                      rma_prepared_op* out, rma_error* err) {
+  *out = nullptr;
+  const rma_status st = op_supported(d, call, err);
+  if (st != RMA_STATUS_OK) return st;
+  const PreparedFns* fns = registry().prepared[call->op];
+  if (!fns) return RMA_STATUS_OK;
+  void* object = nullptr;
+  const Context ctx{*dev_of(d)->pool};
+  if (rma_status s = fns->prepare(ctx, *call, const_inputs, &object, err)) return s;
+  if (object)
+    *out = reinterpret_cast<rma_prepared_op>(
+        new PreparedHandle{static_cast<rma_op>(call->op), object});
+  return RMA_STATUS_OK;
+}
+
+rma_status prepared_run(rma_device d, rma_stream, rma_prepared_op op, const rma_op_call* call,
+                        rma_error* err) {
+  const auto* h = reinterpret_cast<const PreparedHandle*>(op);
+  if (call->op != h->op)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "cpu: a prepared op run with another op's call");
+  if (dev_of(d)->capturing)
+    return fail(err, RMA_STATUS_UNSUPPORTED, "cpu: prepared ops are not recorded by capture");
+  const rma_status st = op_supported(d, call, err);
+  if (st != RMA_STATUS_OK) return st;
+  const Context ctx{*dev_of(d)->pool};
+  return registry().prepared[h->op]->run(ctx, h->module_object, *call, err);
+}
+
+void blob_free(rma_blob* blob) {
+  std::free(blob->data);
+  blob->data = nullptr;
+  blob->size = 0;
+}
+
+rma_status prepared_export(rma_device, rma_prepared_op op, rma_blob* out, rma_error* err) {
+  const auto* h = reinterpret_cast<const PreparedHandle*>(op);
+  std::vector<uint8_t> bytes;
+  if (rma_status s = registry().prepared[h->op]->serialize(h->module_object, &bytes, err)) return s;
+  out->data = std::malloc(std::max<size_t>(bytes.size(), 1));
+  if (!out->data)
+    return fail(err, RMA_STATUS_OUT_OF_MEMORY, "cpu: no memory for a %zu-byte export",
+                bytes.size());
+  std::memcpy(out->data, bytes.data(), bytes.size());
+  out->size = bytes.size();
+  return RMA_STATUS_OK;
+}
+
+rma_status prepared_import(rma_device d, const rma_op_call* call, uint64_t, const void* data,
+                           uint64_t size, rma_prepared_op* out, rma_error* err) {
+  *out = nullptr;
+  const rma_status st = op_supported(d, call, err);
+  if (st != RMA_STATUS_OK) return st;
+  const PreparedFns* fns = registry().prepared[call->op];
+  if (!fns) return fail(err, RMA_STATUS_UNSUPPORTED, "cpu: this op has no prepared form");
+  void* object = nullptr;
+  if (rma_status s = fns->deserialize(*call, static_cast<const uint8_t*>(data), size, &object, err))
+    return s;
+  *out =
+      reinterpret_cast<rma_prepared_op>(new PreparedHandle{static_cast<rma_op>(call->op), object});
+  return RMA_STATUS_OK;
+}
+
+void prepared_destroy(rma_device, rma_prepared_op op) {
+  auto* h = reinterpret_cast<PreparedHandle*>(op);
+  if (!h) return;
+  registry().prepared[h->op]->destroy(h->module_object);
+  delete h;
+}
+
 void shutdown() { g_device.reset(); }
 
 rma_plugin_api make_api() {
@@ -322,6 +401,12 @@ rma_plugin_api make_api() {
   a.capture_end = capture_end;
   a.capture_launch = capture_launch;
   a.capture_destroy = capture_destroy;
+  a.blob_free = blob_free;
+  a.op_prepare = op_prepare;
+  a.prepared_run = prepared_run;
+  a.prepared_export = prepared_export;
+  a.prepared_import = prepared_import;
+  a.prepared_destroy = prepared_destroy;
   return a;
 }
 
@@ -330,6 +415,10 @@ rma_plugin_api make_api() {
 bool register_op(rma_op op, SupportedFn supported, RunFn run) {
   registry().supported[op] = supported;
   registry().run[op] = run;
+  return true;
+}
+bool register_prepared(rma_op op, const PreparedFns& fns) {
+  registry().prepared[op] = &fns;
   return true;
 }
 SupportedFn find_supported(rma_op op) { return registry().supported[op]; }

@@ -392,6 +392,48 @@ typedef struct rma_shape_attrs {
   int64_t shape[RMA_MAX_DIMS];
 } rma_shape_attrs;
 
+/* Output extent of a conv2d / pool2d window along one spatial axis:
+ *   span = dilation * (kernel - 1) + 1
+ *   out  = floor((in + pad_begin + pad_end - span) / stride) + 1
+ * (ceil instead of floor when ceil_mode, dropping a last window that would
+ * start inside the end padding, as ONNX and PyTorch do). out must be >= 1.
+ * Padding is explicit (an importer turns ONNX auto_pad into pads). */
+
+/* conv2d: y = act(cross-correlation(x, w) + bias), accumulated in f32.
+ * Float dtypes only (x, w, bias and y share one). C and M are divisible by
+ * group; w holds M filters of C/group channels each. A 1-D convolution is a
+ * conv2d with H = kH = 1. */
+typedef struct rma_conv2d_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t stride[2];   /* h, w; >= 1 */
+  int32_t dilation[2]; /* h, w; >= 1 */
+  int32_t pad[4];      /* top, left, bottom, right; >= 0 */
+  int32_t group;       /* >= 1 */
+  int32_t activation;  /* rma_activation, applied after the bias */
+  float activation_param;
+} rma_conv2d_attrs;
+
+typedef enum rma_pool_kind {
+  RMA_POOL_MAX = 0, /* padding never wins (treated as -inf) */
+  RMA_POOL_AVG = 1, /* sum / window size: with or without the padded cells */
+  RMA_POOL_COUNT
+} rma_pool_kind;
+
+/* pool2d over each (n, c) plane, float dtypes; a global pool is a window of
+ * the whole plane. Average accumulates in f32. */
+typedef struct rma_pool2d_attrs {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t kind;        /* rma_pool_kind */
+  int32_t kernel[2];   /* h, w; >= 1 */
+  int32_t stride[2];   /* h, w; >= 1 */
+  int32_t dilation[2]; /* h, w; >= 1 */
+  int32_t pad[4];      /* top, left, bottom, right; each < its kernel extent */
+  int32_t ceil_mode;
+  int32_t count_include_pad; /* AVG: divide by the full window, pads included */
+} rma_pool2d_attrs;
+
 /* One op invocation. `attrs` points at the op's attribute struct (NULL for
  * ops without one). In capability queries the tensors' data is NULL. */
 typedef struct rma_op_call {
@@ -485,6 +527,7 @@ typedef struct rma_stream_s* rma_stream;
 typedef struct rma_event_s* rma_event;
 typedef struct rma_executable_s* rma_executable;
 typedef struct rma_capture_s* rma_capture;
+typedef struct rma_prepared_op_s* rma_prepared_op;
 
 /* ------------------------------------------------------------ host services */
 typedef enum rma_log_level {
@@ -601,6 +644,36 @@ typedef struct rma_plugin_api {
    * RMA_STATUS_INVALID_ARGUMENT naming the byte offset. */
   rma_status (*kernels_export)(rma_device dev, rma_blob* out, rma_error* err);
   rma_status (*kernels_import)(rma_device dev, const void* data, uint64_t size, rma_error* err);
+
+  /* Prepared ops (optional: all five or none). Appended to v1: the core
+   * reads these only when struct_size covers them. Before running one call
+   * many times (a compiled plan's node), the core offers it to op_prepare
+   * with the data of the inputs whose bit is set in `const_inputs`
+   * (constants: weights) and NULL data elsewhere. The plugin may answer a
+   * prepared op holding those constants in its own kernel layout
+   * (pre-packed weights) and the choices it made for these shapes (tuning),
+   * or RMA_STATUS_OK with *out = NULL when it has nothing to gain.
+   * prepared_run runs a call with the same op, attributes, dtypes and shapes
+   * and the same constants (every input is passed again); the plugin may
+   * read the constants from its prepared copy. It is not recorded by stream
+   * capture (RMA_STATUS_UNSUPPORTED while capturing).
+   * prepared_export serializes a prepared op (a plugin-defined format that
+   * carries its own version and what it is valid for) so that an artifact
+   * keeps it; prepared_import rebuilds it for the same call (constants'
+   * data given as for op_prepare) without redoing the work, answering
+   * RMA_STATUS_UNSUPPORTED (err: why) for bytes made for another call,
+   * device, ISA or format version — the core then prepares afresh — and
+   * RMA_STATUS_INVALID_ARGUMENT for corrupt bytes. */
+  rma_status (*op_prepare)(rma_device dev, const rma_op_call* call, uint64_t const_inputs,
+                           rma_prepared_op* out, rma_error* err);
+  rma_status (*prepared_run)(rma_device dev, rma_stream stream, rma_prepared_op op,
+                             const rma_op_call* call, rma_error* err);
+  rma_status (*prepared_export)(rma_device dev, rma_prepared_op op, rma_blob* out,
+                                rma_error* err);
+  rma_status (*prepared_import)(rma_device dev, const rma_op_call* call, uint64_t const_inputs,
+                                const void* data, uint64_t size, rma_prepared_op* out,
+                                rma_error* err);
+  void (*prepared_destroy)(rma_device dev, rma_prepared_op op);
 } rma_plugin_api;
 
 /* The one exported entry point.

@@ -23,6 +23,14 @@ constexpr uint32_t kFlagStatic = 1;
 const char* const kPlanSection = "plan";
 const char* const kWeightsSection = "weights";
 constexpr char kKernelsSectionPrefix[] = "kernels.";
+// Prepared ops (rma/prepared.h) of a static plan: magic, format version
+// (u32), count (u32), then per node: node index (u32), plugin name (str),
+// the plugin's bytes (u64 length + bytes).
+const char* const kPreparedSection = "prepared";
+constexpr uint8_t kPreparedMagic[8] = {'R', 'M', 'A', 'P', 'R', 'E', 'P', '\0'};
+constexpr uint32_t kPreparedFormatVersion = 1;
+// Plans of models compiled at -O2 and above prepare their ops (pre-packed
+// weights), at compile time into the artifact and at load from it.
 
 std::string join(const std::set<std::string>& names) {
   std::string out;
@@ -136,11 +144,17 @@ struct CompiledModel::Impl {
   // "kernels.<plugin name>" sections: each device's kernel binaries
   // (Device::export_kernels) for static models on devices that export them.
   std::map<std::string, std::vector<uint8_t>> kernels;
+  // The "prepared" section's bytes and, per specialized node, a view of its
+  // plugin's bytes in them.
+  std::vector<uint8_t> prepared_section;
+  std::map<int, std::span<const uint8_t>> prepared;
 
+  bool prepares_ops() const;
   void encode();
   std::vector<Device> exporting_devices() const;
-  void collect_kernels(const std::vector<Device>& exporting);
+  void warm_up(const std::vector<Device>& exporting);
   void import_kernels() const;
+  void decode_prepared(const Artifact& a, bool verify);
   void decode(const Artifact& a, bool verify_weights);
 };
 
@@ -211,13 +225,35 @@ std::vector<Device> CompiledModel::Impl::exporting_devices() const {
   return exporting;
 }
 
-// Runs the static plan once on zero-filled inputs so every op builds its
-// kernels, then keeps what each exporting device built. A failed run is
-// logged and the kernels built so far are kept: the sections only save
-// build time at load.
-void CompiledModel::Impl::collect_kernels(const std::vector<Device>& exporting) {
+bool CompiledModel::Impl::prepares_ops() const {
+  const auto it = options.find("opt_level");
+  return it != options.end() && it->second >= "2";
+}
+
+// For a static plan: prepares its ops (kept in the "prepared" section), then
+// runs it once on zero-filled inputs so every op builds its kernels, and
+// keeps what each exporting device built. A failed run is logged and the
+// kernels built so far are kept: the sections only save build time at load.
+void CompiledModel::Impl::warm_up(const std::vector<Device>& exporting) {
+  graph::Plan warm(*specialized, *placement, *memory);
+  if (prepares_ops() && warm.prepare_ops() > 0) {
+    ByteWriter w;
+    const std::map<int, std::vector<uint8_t>> exported = warm.export_prepared();
+    for (uint8_t b : kPreparedMagic) w.u8(b);
+    w.u32(kPreparedFormatVersion);
+    w.u32(static_cast<uint32_t>(exported.size()));
+    for (const auto& [node, bytes] : exported) {
+      w.u32(static_cast<uint32_t>(node));
+      const std::string& plugin = placement->devices[placement->nodes[node].device].plugin_name();
+      w.str(plugin);
+      w.bytes(bytes);
+    }
+    prepared_section = std::move(w.data());
+    log::debug("compile: " + std::to_string(exported.size()) + " ops prepared (" +
+               std::to_string(prepared_section.size()) + " bytes)");
+  }
+  if (exporting.empty()) return;
   try {
-    graph::Plan warm(*specialized, *placement, *memory);
     const Device host = Runtime::get().device("cpu");
     std::vector<Tensor> inputs;
     for (graph::ValueId v : specialized->inputs()) {
@@ -232,6 +268,38 @@ void CompiledModel::Impl::collect_kernels(const std::vector<Device>& exporting) 
   }
   for (const Device& d : exporting)
     kernels.emplace(kKernelsSectionPrefix + d.plugin_name(), d.export_kernels());
+}
+
+// The "prepared" section, checked; `prepared` views the mapping (which
+// `artifact` keeps alive) and `prepared_section` stays empty: writing the
+// model again copies the section from the artifact.
+void CompiledModel::Impl::decode_prepared(const Artifact& a, bool verify) {
+  const std::span<const uint8_t> bytes =
+      verify ? a.section(kPreparedSection) : a.unverified_section(kPreparedSection);
+  ByteReader r(bytes, a.path(), kPreparedSection);
+  for (uint8_t b : kPreparedMagic)
+    if (r.u8("magic") != b) r.fail("not a prepared-ops section (magic \"RMAPREP\" expected)", 0);
+  const size_t version_at = r.offset();
+  if (const uint32_t version = r.u32("format version"); version != kPreparedFormatVersion)
+    r.fail("prepared-ops format " + std::to_string(version) + ", this build reads " +
+               std::to_string(kPreparedFormatVersion),
+           version_at);
+  const uint32_t count = r.u32("count");
+  const size_t nodes = specialized->nodes().size();
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t at = r.offset();
+    const uint32_t node = r.u32("node index");
+    if (node >= nodes)
+      r.fail("node index " + std::to_string(node) + " past the plan's " + std::to_string(nodes) +
+                 " nodes",
+             at);
+    const std::string plugin = r.str("plugin name");
+    const std::span<const uint8_t> entry = r.bytes("prepared bytes");
+    // Bytes made by another plugin (the model loaded elsewhere) are skipped.
+    if (plugin == placement->devices[placement->nodes[node].device].plugin_name())
+      prepared.emplace(static_cast<int>(node), entry);
+  }
+  if (!r.at_end()) r.fail("unexpected bytes after the prepared ops");
 }
 
 // Seeds each placement device's kernel cache from its plugin's section.
@@ -277,9 +345,10 @@ CompiledModel CompiledModel::compile(const graph::Graph& source, const CompileOp
     impl->placement = graph::partition(*impl->specialized, {impl->device}, partition_options);
     progress("memory plan", 0.8);
     impl->memory = graph::plan_memory(*impl->specialized, *impl->placement);
-    if (const std::vector<Device> exporting = impl->exporting_devices(); !exporting.empty()) {
+    const std::vector<Device> exporting = impl->exporting_devices();
+    if (!exporting.empty() || impl->prepares_ops()) {
       progress("kernels", 0.85);
-      impl->collect_kernels(exporting);
+      impl->warm_up(exporting);
     }
   }
   progress("serialize", 0.9);
@@ -333,6 +402,8 @@ CompiledModel CompiledModel::from_artifact(std::shared_ptr<const Artifact> artif
       impl->kernels.emplace(section.name, std::vector<uint8_t>(bytes.begin(), bytes.end()));
     }
   impl->import_kernels();
+  if (impl->specialized && artifact->has_section(kPreparedSection))
+    impl->decode_prepared(*artifact, options.verify_weights);
   return CompiledModel(std::move(impl));
 }
 
@@ -347,6 +418,10 @@ ArtifactWriter CompiledModel::writer() const {
   else
     w.add_section(kWeightsSection, m.weights.bytes(), /*mmap=*/true);
   for (const auto& [name, bytes] : m.kernels) w.add_section(name, bytes);
+  if (m.artifact && m.artifact->has_section(kPreparedSection))
+    w.add_section(kPreparedSection, m.artifact->section(kPreparedSection));
+  else if (!m.prepared_section.empty())
+    w.add_section(kPreparedSection, m.prepared_section);
   return w;
 }
 
@@ -371,7 +446,9 @@ graph::Plan CompiledModel::build_plan() const {
     throw Error(ErrorCode::kInvalidArgument,
                 "build_plan: the model has dynamic dimensions; specialize its graph for the "
                 "input shapes and use graph::Plan::create");
-  return graph::Plan(*impl_->specialized, *impl_->placement, *impl_->memory);
+  graph::Plan plan(*impl_->specialized, *impl_->placement, *impl_->memory);
+  if (impl_->prepares_ops()) plan.prepare_ops(impl_->prepared);
+  return plan;
 }
 
 }  // namespace rma::compile

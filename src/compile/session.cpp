@@ -284,9 +284,7 @@ std::vector<Tensor> Session::Impl::ordered_inputs(
 
 graph::Plan& Session::Impl::plan_for(const std::vector<Tensor>& in) {
   if (model->is_static()) {
-    if (!static_plan)
-      static_plan = std::make_shared<graph::Plan>(graph::Graph(*model->specialized()),
-                                                  *model->placement(), *model->memory_plan());
+    if (!static_plan) static_plan = std::make_shared<graph::Plan>(model->build_plan());
     last = static_plan;
     return *static_plan;
   }

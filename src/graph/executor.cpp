@@ -7,6 +7,7 @@
 
 #include "rma/error.h"
 #include "rma/ops.h"
+#include "rma/prepared.h"
 
 namespace rma::graph {
 namespace {
@@ -171,7 +172,66 @@ Tensor Plan::fresh_output(ValueId value, int device) const {
   return Tensor::empty(concrete_shape(v), v.dtype, placement_.devices[device]);
 }
 
-void Plan::run_node(const Node& node, int device, std::vector<Tensor>& live) const {
+int Plan::prepare_ops(const std::map<int, std::span<const uint8_t>>& stored) {
+  std::lock_guard<std::mutex> lock(*run_mutex_);
+  prepared_.assign(graph_.nodes().size(), nullptr);
+  int count = 0;
+  for (const Step& s : placement_.steps) {
+    if (s.kind != Step::Kind::kNode) continue;
+    const Node& node = graph_.nodes()[s.index];
+    const int d = placement_.nodes[s.index].device;
+    const Device& dev = placement_.devices[d];
+    if (!node.is_interface_op() || !ops::supports_prepare(dev)) continue;
+    std::vector<ops::PrepareArg> args;
+    bool any_constant = false;
+    for (ValueId v : node.inputs) {
+      ops::PrepareArg a;
+      if (v == kNoValue) {
+        a.absent = true;
+      } else {
+        const Value& val = graph_.value(v);
+        a.desc = {concrete_shape(val), val.dtype};
+        const int b = memory_.find(v, d);
+        if (memory_.buffers[memory_.root(b)].kind == BufferKind::kConstant &&
+            static_buffers_[b].defined()) {
+          a.constant = static_buffers_[b];
+          any_constant = true;
+        }
+      }
+      args.push_back(std::move(a));
+    }
+    if (!any_constant) continue;
+    std::vector<TensorDesc> outs;
+    for (ValueId o : node.outputs)
+      outs.push_back({concrete_shape(graph_.value(o)), graph_.value(o).dtype});
+    const auto it = stored.find(s.index);
+    try {
+      prepared_[s.index] =
+          ops::prepare(dev, std::get<rma_op>(node.op), args,
+                       node.abi_attrs.empty() ? nullptr : node.abi_attrs.data(), outs,
+                       it == stored.end() ? std::span<const uint8_t>{} : it->second);
+    } catch (const Error& e) {
+      throw Error(e.code(), "node '" + node.name + "': " + e.message(), e.op(), e.device());
+    }
+    if (prepared_[s.index]) ++count;
+  }
+  return count;
+}
+
+std::map<int, std::vector<uint8_t>> Plan::export_prepared() const {
+  std::map<int, std::vector<uint8_t>> out;
+  for (size_t i = 0; i < prepared_.size(); ++i)
+    if (prepared_[i]) out.emplace(static_cast<int>(i), prepared_[i]->export_bytes());
+  return out;
+}
+
+int Plan::prepared_count() const {
+  return static_cast<int>(std::count_if(prepared_.begin(), prepared_.end(),
+                                        [](const auto& p) { return p != nullptr; }));
+}
+
+void Plan::run_node(int node_index, int device, std::vector<Tensor>& live) const {
+  const Node& node = graph_.nodes()[node_index];
   const auto buffer_of = [&](ValueId v) { return memory_.find(v, device); };
   if (!node.is_interface_op()) {  // a view: reshape what it aliases (unless made at build)
     for (ValueId o : node.outputs) {
@@ -191,7 +251,11 @@ void Plan::run_node(const Node& node, int device, std::vector<Tensor>& live) con
   }
   const void* attrs = node.abi_attrs.empty() ? nullptr : node.abi_attrs.data();
   try {
-    ops::run(std::get<rma_op>(node.op), ins, attrs, std::move(outs));
+    const ops::PreparedOp* prepared = prepared_.empty() ? nullptr : prepared_[node_index].get();
+    if (prepared)
+      ops::run_prepared(*prepared, ins, attrs, std::move(outs));
+    else
+      ops::run(std::get<rma_op>(node.op), ins, attrs, std::move(outs));
   } catch (const Error& e) {
     throw Error(e.code(), "node '" + node.name + "': " + e.message(), e.op(), e.device());
   }
@@ -223,7 +287,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
       continue;
     }
     const int d = placement_.nodes[s.index].device;
-    run_node(graph_.nodes()[s.index], d, live);
+    run_node(s.index, d, live);
     used_devices.insert(d);
   }
   for (int d : used_devices) placement_.devices[d].synchronize();

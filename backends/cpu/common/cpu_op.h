@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <vector>
 
 #include "common/thread_pool.h"
 #include "rma/dtype.h"
@@ -35,6 +36,29 @@ RunFn find_run(rma_op op);
 
 #define RMA_CPU_REGISTER_OP(op, supported, run) \
   static const bool rma_cpu_registered_op_ = ::rma::cpu::register_op(op, supported, run)
+
+// Prepared ops (rma/prepared.h, the ABI's op_prepare): a module that gains
+// from knowing its constant inputs ahead (linear pre-packs its weight)
+// registers these. `prepared` is the module's own object. The plugin checks
+// calls with the module's `supported` before any of them.
+struct PreparedFns {
+  // *out = nullptr (and OK) when there is nothing to gain for this call.
+  rma_status (*prepare)(const Context& ctx, const rma_op_call& call, uint64_t const_inputs,
+                        void** out, rma_error* err);
+  rma_status (*run)(const Context& ctx, const void* prepared, const rma_op_call& call,
+                    rma_error* err);
+  // Appends the serialized form (its own magic and version) to `out`.
+  rma_status (*serialize)(const void* prepared, std::vector<uint8_t>* out, rma_error* err);
+  // UNSUPPORTED (err: why) for bytes made for another call or machine,
+  // INVALID_ARGUMENT for corrupt ones.
+  rma_status (*deserialize)(const rma_op_call& call, const uint8_t* data, uint64_t size, void** out,
+                            rma_error* err);
+  void (*destroy)(void* prepared);
+};
+bool register_prepared(rma_op op, const PreparedFns& fns);
+
+#define RMA_CPU_REGISTER_PREPARED(op, fns) \
+  static const bool rma_cpu_registered_prepared_ = ::rma::cpu::register_prepared(op, fns)
 
 // ---- tensor helpers (tensors are dense row-major, data is a host pointer)
 inline DType dtype_of(const rma_tensor& t) { return static_cast<DType>(t.dtype); }

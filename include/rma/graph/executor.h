@@ -13,14 +13,21 @@
 //   std::puts(plan.placement().to_text().c_str());
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "rma/graph/ir.h"
 #include "rma/graph/memory_plan.h"
 #include "rma/graph/partition.h"
 #include "rma/tensor.h"
+
+namespace rma::ops {
+class PreparedOp;
+}
 
 namespace rma::graph {
 
@@ -41,6 +48,19 @@ class Plan {
   // placement was made with outputs_on_host = false. Calls are serialised.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
 
+  // Prepared ops (rma/prepared.h): offers each op node with constant inputs
+  // (weights) to its device's op_prepare, so that the plugin keeps them in
+  // its own kernel layout (the CPU's linear pre-packs w). `stored` maps node
+  // indices to bytes an earlier export_prepared() made (an artifact's
+  // section); those are imported instead, and bytes the plugin rejects as
+  // made for another machine are prepared afresh. Returns how many nodes
+  // are prepared. Worth it for plans that run many times: a prepared node
+  // keeps a second copy of its constants.
+  int prepare_ops(const std::map<int, std::span<const uint8_t>>& stored = {});
+  // Node index -> the plugin's bytes for each prepared node.
+  std::map<int, std::vector<uint8_t>> export_prepared() const;
+  int prepared_count() const;
+
   const Graph& graph() const { return graph_; }
   const Placement& placement() const { return placement_; }
   const MemoryPlan& memory_plan() const { return memory_; }
@@ -52,7 +72,7 @@ class Plan {
   void allocate_arenas();
   void prepare_static_buffers();
   std::vector<Tensor> checked_inputs(const std::vector<Tensor>& inputs) const;
-  void run_node(const Node& node, int device, std::vector<Tensor>& live) const;
+  void run_node(int node_index, int device, std::vector<Tensor>& live) const;
   Tensor fresh_output(ValueId value, int device) const;
 
   Graph graph_;
@@ -61,6 +81,7 @@ class Plan {
   std::vector<Tensor> arenas_;              // per device; undefined when unused
   std::vector<Tensor> static_buffers_;      // per buffer: arena views, constants, views of those
   std::vector<bool> input_needed_on_host_;  // per graph input
+  std::vector<std::shared_ptr<ops::PreparedOp>> prepared_;  // per node; null: run as is
   std::unique_ptr<std::mutex> run_mutex_ = std::make_unique<std::mutex>();
 };
 

@@ -18,7 +18,9 @@
 #define HWY_TARGET_INCLUDE "common/gemm/gemm.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+// clang-format off
 #include <hwy/contrib/math/math-inl.h>
+// clang-format on
 
 #include "common/gemm/config.h"
 #include "common/gemm/gemm.h"
@@ -148,9 +150,7 @@ HWY_INLINE void store_as(DF d, VF v, int32_t dtype, void* p) {
   }
 }
 
-inline size_t dtype_size(int32_t dtype) {
-  return dtype == RMA_DTYPE_F32 ? 4 : 2;
-}
+inline size_t dtype_size(int32_t dtype) { return dtype == RMA_DTYPE_F32 ? 4 : 2; }
 
 inline float scalar_to_f32(int32_t dtype, const void* p, int64_t i) {
   if (dtype == RMA_DTYPE_F16) return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
@@ -484,6 +484,43 @@ void run_tile(int mr, int nv, int64_t kc, const float* a, const float* b, const 
 }
 
 // ------------------------------------------------------------ gemm driver
+// Depth blocks of (nearly) equal size, so that no short last block pays the
+// tile load/store overhead; multiples of 16 (and of the B operand's
+// quantization block).
+int64_t depth_block(int64_t K, int64_t k_align) {
+  const int64_t kc_align = std::max<int64_t>(16, k_align);
+  const int64_t depth_blocks = ceil_div(K, std::max<int64_t>(cfg::kKC, kc_align));
+  return std::min(K, round_up(ceil_div(K, depth_blocks), kc_align));
+}
+
+PackedBLayout packed_b_layout_impl(int64_t n, int64_t k, int64_t k_align) {
+  PackedBLayout l;
+  l.kc_max = k > 0 ? depth_block(k, k_align) : 0;
+  l.panels = ceil_div(n, kNR);
+  l.nr = kNR;
+  const int64_t blocks = l.kc_max > 0 ? ceil_div(k, l.kc_max) : 0;
+  l.floats = static_cast<uint64_t>(blocks * l.panels * l.kc_max * kNR);
+  return l;
+}
+
+// Panel p of depth block `block` sits at (block * panels + p) * kc_max * NR,
+// the same panel stride gemm_impl uses for its per-call packing.
+void pack_b_impl(ThreadPool& pool, const GemmOperand& b, int64_t n, int64_t k, float* dst) {
+  const PackedBLayout l = packed_b_layout_impl(n, k, b.k_align);
+  if (l.floats == 0) return;
+  const int64_t blocks = ceil_div(k, l.kc_max);
+  pool.parallel_for(blocks * l.panels, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> tmp(static_cast<size_t>(kNR * l.kc_max));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t block = i / l.panels, p = i % l.panels;
+      const int64_t pc = block * l.kc_max, kc = std::min(l.kc_max, k - pc);
+      const int64_t col = p * kNR;
+      pack_panel<kNR>(b, col, static_cast<int>(std::min<int64_t>(kNR, n - col)), pc, kc,
+                      dst + i * l.kc_max * kNR, tmp.data());
+    }
+  });
+}
+
 bool gemm_impl(ThreadPool& pool, const GemmArgs& g) {
   const int64_t M = g.m, N = g.n, K = g.k;
   if (M <= 0 || N <= 0) return true;
@@ -499,12 +536,8 @@ bool gemm_impl(ThreadPool& pool, const GemmArgs& g) {
     return true;
   }
   const int pool_threads = pool.size();
-  // Depth blocks of (nearly) equal size, so that no short last block pays
-  // the tile load/store overhead; multiples of 16 (and of the B operand's
-  // quantization block).
-  const int64_t kc_align = std::max<int64_t>(16, g.b.k_align);
-  const int64_t depth_blocks = ceil_div(K, std::max<int64_t>(cfg::kKC, kc_align));
-  const int64_t kc_max = std::min(K, round_up(ceil_div(K, depth_blocks), kc_align));
+  const int64_t kc_max = depth_block(K, g.b.k_align);
+  const int64_t all_panels = ceil_div(N, kNR);
   const int64_t n_pad = round_up(N, kNR);
   int64_t nc_max = std::min<int64_t>(n_pad, round_up(cfg::kNC, kNR));
   const bool partial_scratch = g.y_dtype != RMA_DTYPE_F32 && K > kc_max;
@@ -523,7 +556,7 @@ bool gemm_impl(ThreadPool& pool, const GemmArgs& g) {
 
   // Scratch: bias | B block | per thread (A block, conversion rows) | partial.
   const size_t bias_f = pad16(n_pad);
-  const size_t bpack_f = pad16(kc_max * nc_max);
+  const size_t bpack_f = g.packed_b ? 0 : pad16(kc_max * nc_max);
   const size_t apack_f = pad16(mc_max * kc_max);
   const size_t tmp_f = pad16(std::max(kMR, kNR) * kc_max);
   const size_t part_f = partial_scratch ? pad16(M * nc_max) : 0;
@@ -563,12 +596,18 @@ bool gemm_impl(ThreadPool& pool, const GemmArgs& g) {
         // split: each packs just the panels it computes, no waiting. Panels
         // keep a kc_max stride so that a thread already packing the next
         // (shorter) depth block never overwrites another's current panels.
-        const bool shared_b = tm_eff > 1;
-        for (int64_t p = shared_b ? t : p0; p < (shared_b ? panels : p1); p += shared_b ? nt : 1) {
-          const int64_t col = jc + p * kNR;
-          pack_panel<kNR>(g.b, col, static_cast<int>(std::min<int64_t>(kNR, N - col)), pc, kc,
-                          bpack + p * kc_max * kNR, tmp);
-        }
+        // Pre-packed B (packed_b) is only read: no packing, no waiting.
+        const bool shared_b = tm_eff > 1 && !g.packed_b;
+        const float* b_block =
+            g.packed_b ? g.packed_b + ((pc / kc_max) * all_panels + jc / kNR) * kc_max * kNR
+                       : bpack;
+        if (!g.packed_b)
+          for (int64_t p = shared_b ? t : p0; p < (shared_b ? panels : p1);
+               p += shared_b ? nt : 1) {
+            const int64_t col = jc + p * kNR;
+            pack_panel<kNR>(g.b, col, static_cast<int>(std::min<int64_t>(kNR, N - col)), pc, kc,
+                            bpack + p * kc_max * kNR, tmp);
+          }
         if (nt > 1 && shared_b) barrier.wait();
         for (int64_t ic = r0; ic < r1; ic += mc_max) {
           const int64_t mc = std::min(mc_max, r1 - ic);
@@ -581,7 +620,7 @@ bool gemm_impl(ThreadPool& pool, const GemmArgs& g) {
           for (int64_t p = p0; p < p1; ++p) {
             const int64_t col = jc + p * kNR;
             const int nv = static_cast<int>(std::min<int64_t>(kNR, N - col));
-            const float* bp = bpack + p * kc_max * kNR;
+            const float* bp = b_block + p * kc_max * kNR;
             for (int64_t i = 0; i < tiles; ++i) {
               const int64_t row = ic + i * kMR;
               const int mr = static_cast<int>(std::min<int64_t>(kMR, r1 - row));
@@ -609,7 +648,7 @@ bool gemm_impl(ThreadPool& pool, const GemmArgs& g) {
         if (nt > 1 && shared_b) barrier.wait();  // B is repacked next
       }
       // The next column block splits its panels differently.
-      if (nt > 1 && tm_eff == 1 && jc + nc_max < N) barrier.wait();
+      if (nt > 1 && tm_eff == 1 && !g.packed_b && jc + nc_max < N) barrier.wait();
     }
   });
   return true;
@@ -900,9 +939,7 @@ void apply_epilogue_impl(ThreadPool& pool, float* y, int64_t m, int64_t n, int64
   });
 }
 
-GemmInfo gemm_info_impl() {
-  return {kMR, kNR, hwy::TargetName(HWY_TARGET)};
-}
+GemmInfo gemm_info_impl() { return {kMR, kNR, hwy::TargetName(HWY_TARGET)}; }
 
 }  // namespace rma::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -914,6 +951,8 @@ HWY_EXPORT(gemv_impl);
 HWY_EXPORT(apply_epilogue_impl);
 HWY_EXPORT(epilogue_row_impl);
 HWY_EXPORT(gemm_info_impl);
+HWY_EXPORT(packed_b_layout_impl);
+HWY_EXPORT(pack_b_impl);
 
 bool gemm(ThreadPool& pool, const GemmArgs& args) {
   return HWY_DYNAMIC_DISPATCH(gemm_impl)(pool, args);
@@ -929,8 +968,12 @@ void epilogue_row(const float* x, int64_t n, const float* bias, float alpha, int
                   float act_param, void* y, int32_t dtype) {
   HWY_DYNAMIC_DISPATCH(epilogue_row_impl)(x, n, bias, alpha, act, act_param, y, dtype);
 }
-GemmInfo gemm_info() {
-  return HWY_DYNAMIC_DISPATCH(gemm_info_impl)();
+GemmInfo gemm_info() { return HWY_DYNAMIC_DISPATCH(gemm_info_impl)(); }
+PackedBLayout packed_b_layout(int64_t n, int64_t k, int64_t k_align) {
+  return HWY_DYNAMIC_DISPATCH(packed_b_layout_impl)(n, k, k_align);
+}
+void pack_b(ThreadPool& pool, const GemmOperand& b, int64_t n, int64_t k, float* dst) {
+  HWY_DYNAMIC_DISPATCH(pack_b_impl)(pool, b, n, k, dst);
 }
 }  // namespace rma::cpu
 #endif

@@ -45,7 +45,25 @@ struct GemmArgs {
   void* y = nullptr;  // [m, n] with row stride ldy, dtype y_dtype (f32/f16/bf16)
   int32_t y_dtype = RMA_DTYPE_F32;
   int64_t ldy = 0;
+  // B already packed by pack_b() for this n, k and b.k_align (a prepared
+  // linear's weight): gemm() reads its panels instead of packing b.
+  const float* packed_b = nullptr;
 };
+
+// B packed ahead, as gemm() packs it per call: for each depth block, every
+// NR-wide column panel of the SIMD target chosen at run time, f32.
+// packed_b_floats() is the size pack_b() writes for n columns of depth k.
+struct PackedBLayout {
+  int64_t kc_max = 0;  // depth block
+  int64_t panels = 0;  // ceil(n / NR)
+  int nr = 0;
+  uint64_t floats = 0;
+};
+PackedBLayout packed_b_layout(int64_t n, int64_t k, int64_t k_align);
+// Packs B (n columns, depth k; dtype and layout in `b`) into dst
+// (packed_b_layout(n, k, b.k_align).floats floats, 64-byte aligned),
+// parallel over the pool.
+void pack_b(ThreadPool& pool, const GemmOperand& b, int64_t n, int64_t k, float* dst);
 
 // Cache-blocked GEMM with our micro-kernel. False when scratch memory could
 // not be allocated.
