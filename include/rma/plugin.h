@@ -653,10 +653,13 @@ typedef struct rma_plugin_api {
    * prepared op holding those constants in its own kernel layout
    * (pre-packed weights) and the choices it made for these shapes (tuning),
    * or RMA_STATUS_OK with *out = NULL when it has nothing to gain.
-   * prepared_run runs a call with the same op, attributes, dtypes and shapes
-   * and the same constants (every input is passed again); the plugin may
-   * read the constants from its prepared copy. It is not recorded by stream
-   * capture (RMA_STATUS_UNSUPPORTED while capturing).
+   * prepared_run runs a call with the same op, attributes, dtypes and
+   * constants (every input is passed again; the plugin may read the
+   * constants from its prepared copy). The other inputs' shapes may differ
+   * from the prepared call's — the same node specialized for another input
+   * shape — within what op_run accepts; a plugin whose prepared form does
+   * not suit such a call runs it as op_run would. Prepared runs are not
+   * recorded by stream capture (RMA_STATUS_UNSUPPORTED while capturing).
    * prepared_export serializes a prepared op (a plugin-defined format that
    * carries its own version and what it is valid for) so that an artifact
    * keeps it; prepared_import rebuilds it for the same call (constants'

@@ -11,9 +11,12 @@
 //   if (p) ops::run_prepared(*p, {x, w}, &attrs, {y}); else ops::run(...);
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "rma/device.h"
@@ -63,8 +66,26 @@ std::shared_ptr<PreparedOp> prepare(const Device& device, rma_op op,
                                     std::span<const uint8_t> exported = {});
 
 // ops::run through a prepared op: the same checks, then prepared_run. The
-// call must match the prepared one (the plugin refuses another).
+// call has the prepared one's op, attributes, dtypes and constants; other
+// inputs' shapes may differ (the plugin refuses another weight).
 std::vector<Tensor> run_prepared(const PreparedOp& prepared, const std::vector<Tensor>& inputs,
                                  const void* attrs, std::vector<Tensor> outputs = {});
+
+// Prepared ops shared by plans of one model specialized for different input
+// shapes (a dynamic session): keyed by device, op, attributes and the
+// constants' identity (storage, offset, shape, dtype), so each weight is
+// prepared once. Not thread-safe (a session serialises its runs).
+class PreparedCache {
+ public:
+  // The entry for this call, prepared on first use (nullptr when the plugin
+  // has nothing to prepare). Arguments as for prepare().
+  std::shared_ptr<PreparedOp> get(const Device& device, rma_op op,
+                                  const std::vector<PrepareArg>& inputs, const void* attrs,
+                                  size_t attrs_size, const std::vector<TensorDesc>& outputs);
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::map<std::string, std::shared_ptr<PreparedOp>> entries_;
+};
 
 }  // namespace rma::ops

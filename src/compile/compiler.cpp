@@ -438,6 +438,7 @@ const graph::Placement* CompiledModel::placement() const {
 const graph::MemoryPlan* CompiledModel::memory_plan() const {
   return impl_->memory ? &*impl_->memory : nullptr;
 }
+bool CompiledModel::prepares_ops() const { return impl_->prepares_ops(); }
 const Device& CompiledModel::device() const { return impl_->device; }
 const std::string& CompiledModel::compiler_version() const { return impl_->compiler_version; }
 

@@ -27,6 +27,7 @@
 #include "rma/error.h"
 #include "rma/graph/executor.h"
 #include "rma/log.h"
+#include "rma/prepared.h"
 #if defined(RMA_HAVE_ONNX)
 #include "rma/graph/onnx.h"
 #endif
@@ -119,6 +120,8 @@ struct Session::Impl {
   std::shared_ptr<graph::Plan> static_plan;
   std::list<std::pair<std::string, std::shared_ptr<graph::Plan>>> plans;  // most recent first
   std::shared_ptr<graph::Plan> last;
+  // A dynamic model's plans share prepared ops (each weight packed once).
+  ops::PreparedCache prepared;
 
   void open_onnx();
   void open_rmx();
@@ -302,6 +305,7 @@ graph::Plan& Session::Impl::plan_for(const std::vector<Tensor>& in) {
   graph::PartitionOptions po;
   po.strict = strict;
   auto plan = std::make_shared<graph::Plan>(graph::Plan::create(specialized, {device}, po));
+  if (model->prepares_ops()) plan->prepare_ops({}, &prepared);
   log::debug("session " + path + ": planned for input shapes " + key);
   plans.emplace_front(key, plan);
   if (plans.size() > kMaxPlans) plans.pop_back();

@@ -172,7 +172,8 @@ Tensor Plan::fresh_output(ValueId value, int device) const {
   return Tensor::empty(concrete_shape(v), v.dtype, placement_.devices[device]);
 }
 
-int Plan::prepare_ops(const std::map<int, std::span<const uint8_t>>& stored) {
+int Plan::prepare_ops(const std::map<int, std::span<const uint8_t>>& stored,
+                      ops::PreparedCache* cache) {
   std::lock_guard<std::mutex> lock(*run_mutex_);
   prepared_.assign(graph_.nodes().size(), nullptr);
   int count = 0;
@@ -206,10 +207,14 @@ int Plan::prepare_ops(const std::map<int, std::span<const uint8_t>>& stored) {
       outs.push_back({concrete_shape(graph_.value(o)), graph_.value(o).dtype});
     const auto it = stored.find(s.index);
     try {
-      prepared_[s.index] =
-          ops::prepare(dev, std::get<rma_op>(node.op), args,
-                       node.abi_attrs.empty() ? nullptr : node.abi_attrs.data(), outs,
-                       it == stored.end() ? std::span<const uint8_t>{} : it->second);
+      const rma_op op = std::get<rma_op>(node.op);
+      const void* attrs = node.abi_attrs.empty() ? nullptr : node.abi_attrs.data();
+      if (it != stored.end())
+        prepared_[s.index] = ops::prepare(dev, op, args, attrs, outs, it->second);
+      else if (cache)
+        prepared_[s.index] = cache->get(dev, op, args, attrs, node.abi_attrs.size(), outs);
+      else
+        prepared_[s.index] = ops::prepare(dev, op, args, attrs, outs);
     } catch (const Error& e) {
       throw Error(e.code(), "node '" + node.name + "': " + e.message(), e.op(), e.device());
     }

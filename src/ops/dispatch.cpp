@@ -2,6 +2,8 @@
 // allocated and sent to its device's plugin; ops::prepare offers a call to
 // the plugin's op_prepare (rma/prepared.h).
 #include <cstddef>
+#include <cstdint>
+#include <sstream>
 
 #include "rma/error.h"
 #include "rma/log.h"
@@ -216,6 +218,32 @@ std::shared_ptr<PreparedOp> prepare(const Device& device, rma_op op,
                opname + " op_prepare", device.name());
   if (!handle) return nullptr;
   return std::make_shared<PreparedOp>(device, op, handle);
+}
+
+std::shared_ptr<PreparedOp> PreparedCache::get(const Device& device, rma_op op,
+                                               const std::vector<PrepareArg>& inputs,
+                                               const void* attrs, size_t attrs_size,
+                                               const std::vector<TensorDesc>& outputs) {
+  // GCC 12 flags chains of string + on -Wrestrict falsely: a stream.
+  std::ostringstream k;
+  k << device.name() << '/' << static_cast<int>(op) << '/';
+  k.write(static_cast<const char*>(attrs), attrs ? static_cast<std::streamsize>(attrs_size) : 0);
+  for (const PrepareArg& a : inputs) {
+    if (!a.constant.defined()) {
+      k << "|-";
+      continue;
+    }
+    const rma_tensor t = a.constant.to_abi();
+    k << '|' << reinterpret_cast<uintptr_t>(t.data) << '+' << t.offset << ':' << t.dtype;
+    for (int d = 0; d < t.ndim; ++d) k << ',' << t.shape[d];
+  }
+  std::string key = k.str();
+  if (auto it = entries_.find(key); it != entries_.end()) return it->second;
+  std::shared_ptr<PreparedOp> p = prepare(device, op, inputs, attrs, outputs);
+  // Nothing to prepare for this call's shapes may still mean something for
+  // another's (a larger batch): only what was prepared is kept.
+  if (p) entries_.emplace(std::move(key), p);
+  return p;
 }
 
 std::vector<Tensor> run_prepared(const PreparedOp& prepared, const std::vector<Tensor>& inputs,

@@ -48,13 +48,31 @@ LinearCase make_case(int64_t t, int64_t n, int64_t k, DType dtype, bool trans_b 
   return c;
 }
 
-std::shared_ptr<ops::PreparedOp> prepare(const LinearCase& c, std::span<const uint8_t> bytes = {}) {
+ops::PrepareArg arg(const Shape& shape, DType dtype, const Tensor& constant = {}) {
+  ops::PrepareArg a;
+  a.desc.shape = shape;
+  a.desc.dtype = dtype;
+  a.constant = constant;
+  return a;
+}
+
+// x[t, K] and bias described, w given as a constant.
+std::vector<ops::PrepareArg> linear_args(const LinearCase& c, int64_t t) {
+  std::vector<ops::PrepareArg> args;
+  args.push_back(arg({t, c.x.shape()[1]}, c.x.dtype()));
+  args.push_back(arg(c.w.shape(), c.w.dtype(), c.w));
+  args.push_back(arg(c.bias.shape(), c.bias.dtype()));
+  return args;
+}
+
+std::vector<TensorDesc> linear_out(const LinearCase& c, int64_t t) {
   const int64_t n = c.attrs.trans_b ? c.w.shape()[0] : c.w.shape()[1];
-  return ops::prepare(cpu(), RMA_OP_LINEAR,
-                      {{{c.x.shape(), c.x.dtype()}, {}, false},
-                       {{c.w.shape(), c.w.dtype()}, c.w, false},
-                       {{c.bias.shape(), c.bias.dtype()}, {}, false}},
-                      &c.attrs, {{{c.x.shape()[0], n}, c.x.dtype()}}, bytes);
+  return {TensorDesc{{t, n}, c.x.dtype()}};
+}
+
+std::shared_ptr<ops::PreparedOp> prepare(const LinearCase& c, std::span<const uint8_t> bytes = {}) {
+  const int64_t t = c.x.shape()[0];
+  return ops::prepare(cpu(), RMA_OP_LINEAR, linear_args(c, t), &c.attrs, linear_out(c, t), bytes);
 }
 
 std::vector<float> run_prepared(const ops::PreparedOp& p, const LinearCase& c) {
@@ -117,6 +135,35 @@ TEST(PreparedTest, CorruptBytesAreAnErrorForeignOnesArePreparedAgain) {
   // Bytes for another weight shape: also prepared afresh.
   const LinearCase other = make_case(48, 64, 96, DType::kF32);
   EXPECT_NE(prepare(other, bytes), nullptr);
+}
+
+TEST(PreparedTest, OtherBatchSizesRunOnTheSamePreparedOp) {
+  // A dynamic session's plans for other input shapes share the prepared op:
+  // larger T reads the packed panels, small T streams w as stored.
+  const LinearCase c = make_case(48, 64, 80, DType::kF32);
+  const auto p = prepare(c);
+  ASSERT_NE(p, nullptr);
+  for (int64_t t : {1, 7, 16, 100}) {
+    LinearCase d = c;
+    d.x = random_tensor({t, 80}, DType::kF32, 9);
+    EXPECT_EQ(run_prepared(*p, d), floats(ops::linear(d.x, d.w, d.bias, d.attrs))) << "T=" << t;
+  }
+}
+
+TEST(PreparedTest, CacheSharesOnePreparedOpPerWeight) {
+  const LinearCase c = make_case(48, 64, 80, DType::kF32);
+  ops::PreparedCache cache;
+  const auto get = [&](const LinearCase& lc, int64_t t) {
+    return cache.get(cpu(), RMA_OP_LINEAR, linear_args(lc, t), &lc.attrs, sizeof(lc.attrs),
+                     linear_out(lc, t));
+  };
+  const auto a = get(c, 48);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(get(c, 96), a);
+  EXPECT_EQ(cache.size(), 1u);
+  // Another weight is another entry.
+  EXPECT_NE(get(make_case(48, 64, 80, DType::kF32), 48), a);
+  EXPECT_EQ(cache.size(), 2u);
 }
 
 TEST(PreparedTest, RunWithAnotherWeightShapeIsRefused) {

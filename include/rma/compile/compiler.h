@@ -96,6 +96,9 @@ class CompiledModel {
   const graph::Placement* placement() const;
   const graph::MemoryPlan* memory_plan() const;
 
+  // Whether its plans prepare their ops (opt_level >= 2; rma/prepared.h):
+  // build_plan() does, from the artifact's "prepared" section when present.
+  bool prepares_ops() const;
   // The device compiled for (compile) or loaded onto (load, from_bytes).
   const Device& device() const;
   // The compiler version that made it (this build's for compile()).

@@ -27,7 +27,8 @@
 
 namespace rma::ops {
 class PreparedOp;
-}
+class PreparedCache;
+}  // namespace rma::ops
 
 namespace rma::graph {
 
@@ -56,7 +57,10 @@ class Plan {
   // made for another machine are prepared afresh. Returns how many nodes
   // are prepared. Worth it for plans that run many times: a prepared node
   // keeps a second copy of its constants.
-  int prepare_ops(const std::map<int, std::span<const uint8_t>>& stored = {});
+  // With `cache`, ops come from it (and new ones go to it), so plans of
+  // one model for several input shapes prepare each weight once.
+  int prepare_ops(const std::map<int, std::span<const uint8_t>>& stored = {},
+                  ops::PreparedCache* cache = nullptr);
   // Node index -> the plugin's bytes for each prepared node.
   std::map<int, std::vector<uint8_t>> export_prepared() const;
   int prepared_count() const;

@@ -238,7 +238,10 @@ rma_status run_prepared(const Context& ctx, const void* prepared, const rma_op_c
                 "linear: prepared for w %lld x %lld (%s), called with %lld x %lld (%s)",
                 static_cast<long long>(p.n), static_cast<long long>(p.k), dtype_name(p.w_dtype),
                 static_cast<long long>(n), static_cast<long long>(k), dtype_name(w.dtype));
-  return run(ctx, call, p.packed, err);
+  // The node specialized for a T in the GEMV / small-M range: those paths
+  // stream w as stored, faster than the blocked GEMM over packed panels.
+  const int64_t m = attrs.trans_a ? call.inputs[0].shape[1] : leading_rows(call.inputs[0]);
+  return run(ctx, call, takes_blocked_gemm(attrs, m) ? p.packed : nullptr, err);
 }
 
 template <class T>
