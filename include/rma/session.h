@@ -23,7 +23,8 @@ namespace rma {
 
 struct SessionOptions {
   // Target device spec. "auto": RM_DEVICE, else for an .rmx the device it
-  // was compiled for, else Runtime::default_device().
+  // was compiled for (the first of its targets present here), else
+  // Runtime::default_device().
   std::string device = "auto";
   int opt_level = 2;
   std::optional<int64_t> batch_size;

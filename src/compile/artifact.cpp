@@ -48,6 +48,7 @@ constexpr size_t kReservedAt = 88;
 constexpr uint32_t kFlagMmap = 1;
 
 constexpr uint32_t kMaxSections = 1u << 16;
+constexpr size_t kMaxTargets = 16;
 constexpr uint32_t kMaxAlignment = 1u << 20;
 
 uint64_t align_up(uint64_t v, uint64_t alignment) {
@@ -131,9 +132,27 @@ std::string compiler_version() {
 // ------------------------------------------------------------ writer
 ArtifactWriter::ArtifactWriter(Fingerprint target, std::string compiler_version,
                                std::map<std::string, std::string> options)
-    : target_(std::move(target)),
+    : ArtifactWriter(std::vector<Fingerprint>{std::move(target)}, std::move(compiler_version),
+                     std::move(options)) {}
+
+ArtifactWriter::ArtifactWriter(std::vector<Fingerprint> targets, std::string compiler_version,
+                               std::map<std::string, std::string> options)
+    : targets_(std::move(targets)),
       compiler_version_(std::move(compiler_version)),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  if (targets_.empty() || targets_.size() > kMaxTargets)
+    throw Error(ErrorCode::kInvalidArgument, "an artifact holds 1 to " +
+                                                 std::to_string(kMaxTargets) + " targets, got " +
+                                                 std::to_string(targets_.size()));
+}
+
+std::string target_section(size_t target, std::string_view name) {
+  if (target == 0) return std::string(name);
+  std::string s = "t" + std::to_string(target);
+  s += '.';
+  s += name;
+  return s;
+}
 
 void ArtifactWriter::add_section(const std::string& name, std::span<const uint8_t> bytes,
                                  bool mmap) {
@@ -158,12 +177,21 @@ void ArtifactWriter::add_section(const std::string& name, std::vector<uint8_t>&&
 // stands for `size` zero bytes of padding.
 template <typename Sink>
 void ArtifactWriter::emit(Sink&& sink) const {
-  json target;
-  for (const auto& [key, value] : target_.fields()) target[key] = value;
-  const std::string header = json{
-      {"target", target},
-      {"compiler_version", compiler_version_},
-      {"options", options_}}.dump();
+  const auto to_json = [](const Fingerprint& f) {
+    json j;
+    for (const auto& [key, value] : f.fields()) j[key] = value;
+    return j;
+  };
+  json header_json = json{{"target", to_json(targets_[0])},
+                          {"compiler_version", compiler_version_},
+                          {"options", options_}};
+  // Single-target artifacts keep the header they always had.
+  if (targets_.size() > 1) {
+    json all = json::array();
+    for (const Fingerprint& f : targets_) all.push_back(to_json(f));
+    header_json["targets"] = all;
+  }
+  const std::string header = header_json.dump();
   if (header.size() > UINT32_MAX)
     throw Error(ErrorCode::kInvalidArgument, "artifact header too large (options too long)");
 
@@ -244,6 +272,7 @@ struct Artifact::Impl {
 
   uint32_t version = 0;
   Fingerprint target;
+  std::vector<Fingerprint> targets;
   std::string compiler_version;
   std::map<std::string, std::string> options;
   int64_t created = 0;
@@ -330,6 +359,25 @@ void Artifact::Impl::parse_header(std::string_view text) {
   std::string* fields[] = {&target.plugin_name, &target.plugin_version, &target.driver_version,
                            &target.device_name, &target.device_vendor,  &target.device_arch};
   for (size_t i = 0; i < 6; ++i) *fields[i] = string_field(*target_it, kFieldKeys[i], "target.");
+  targets = {target};
+  if (const auto all = header.find("targets"); all != header.end()) {
+    if (!all->is_array() || all->size() < 2 || all->size() > kMaxTargets)
+      fail(kPreambleSize, "header field 'targets' must be an array of 2 to " +
+                              std::to_string(kMaxTargets) + " fingerprints");
+    targets.clear();
+    for (size_t t = 0; t < all->size(); ++t) {
+      const json& f = (*all)[t];
+      const std::string where = "targets[" + std::to_string(t) + "].";
+      if (!f.is_object()) fail(kPreambleSize, "header field '" + where + "' is not an object");
+      Fingerprint fp;
+      std::string* out[] = {&fp.plugin_name, &fp.plugin_version, &fp.driver_version,
+                            &fp.device_name, &fp.device_vendor,  &fp.device_arch};
+      for (size_t i = 0; i < 6; ++i) *out[i] = string_field(f, kFieldKeys[i], where);
+      targets.push_back(std::move(fp));
+    }
+    if (targets[0] != target)
+      fail(kPreambleSize, "header field 'targets[0]' differs from 'target'");
+  }
   compiler_version = string_field(header, "compiler_version", "");
   const auto options_it = header.find("options");
   if (options_it == header.end() || !options_it->is_object())
@@ -478,18 +526,30 @@ void Artifact::verify() const {
   for (size_t i = 0; i < impl_->sections.size(); ++i) impl_->verify_section(i);
 }
 
-void Artifact::check_compatible(const Fingerprint& here) const {
-  const auto ours = impl_->target.fields();
+void Artifact::check_compatible(const Fingerprint& here) const { target_index(here); }
+
+size_t Artifact::target_index(const Fingerprint& here) const {
   const auto theirs = here.fields();
-  std::string differences;
-  for (size_t i = 0; i < ours.size(); ++i)
-    if (ours[i].second != theirs[i].second)
-      differences += std::string(differences.empty() ? "" : "; ") + kFieldLabels[i] +
-                     ": artifact '" + ours[i].second + "', this device '" + theirs[i].second + "'";
-  if (!differences.empty())
-    throw Error(ErrorCode::kUnsupported,
-                impl_->path + " was compiled for another target (recompile it for this device): " +
-                    differences);
+  std::string all_differences;
+  for (size_t t = 0; t < impl_->targets.size(); ++t) {
+    const auto ours = impl_->targets[t].fields();
+    std::string differences;
+    for (size_t i = 0; i < ours.size(); ++i)
+      if (ours[i].second != theirs[i].second)
+        differences += std::string(differences.empty() ? "" : "; ") + kFieldLabels[i] +
+                       ": artifact '" + ours[i].second + "', this device '" + theirs[i].second +
+                       "'";
+    if (differences.empty()) return t;
+    if (impl_->targets.size() > 1)
+      differences = "target " + std::to_string(t) + " (" + impl_->targets[t].plugin_name +
+                    "): " + differences;
+    all_differences += (all_differences.empty() ? "" : " | ") + differences;
+  }
+  throw Error(ErrorCode::kUnsupported,
+              impl_->path + " was compiled for another target (recompile it for this device): " +
+                  all_differences);
 }
+
+const std::vector<Fingerprint>& Artifact::targets() const { return impl_->targets; }
 
 }  // namespace rma::compile

@@ -129,6 +129,7 @@ Device resolve_target(const std::string& target, const graph::Graph& graph) {
 struct CompiledModel::Impl {
   Device device;
   Fingerprint target;
+  size_t target_index = 0;  // in a multi-target artifact loaded from
   std::string compiler_version;
   std::map<std::string, std::string> options;
   graph::Graph graph;
@@ -150,7 +151,8 @@ struct CompiledModel::Impl {
   std::map<int, std::span<const uint8_t>> prepared;
 
   bool prepares_ops() const;
-  void encode();
+  std::vector<uint8_t> encode_plan(detail::WeightsLayout& layout) const;
+  void encode() { plan = encode_plan(weights); }
   std::vector<Device> exporting_devices() const;
   void warm_up(const std::vector<Device>& exporting);
   void import_kernels() const;
@@ -163,32 +165,33 @@ struct CompiledModel::Impl {
 // graph and its placement. The memory plan is not stored: plan_memory() is
 // a deterministic function of the specialized graph and the placement, and
 // recomputing it at load is cheap.
-void CompiledModel::Impl::encode() {
+std::vector<uint8_t> CompiledModel::Impl::encode_plan(detail::WeightsLayout& layout) const {
   ByteWriter w;
   for (uint8_t b : kPlanMagic) w.u8(b);
   w.u32(detail::kPlanFormatVersion);
   w.u32(specialized ? kFlagStatic : 0);
-  detail::write_graph(w, graph, weights);
+  detail::write_graph(w, graph, layout);
   if (specialized) {
-    detail::write_graph(w, *specialized, weights);
+    detail::write_graph(w, *specialized, layout);
     detail::write_placement(w, *placement);
   }
-  plan = std::move(w.data());
+  return std::move(w.data());
 }
 
 void CompiledModel::Impl::decode(const Artifact& a, bool verify_weights) {
-  const std::span<const uint8_t> bytes = a.section(kPlanSection);
+  const std::string plan_section = target_section(target_index, kPlanSection);
+  const std::span<const uint8_t> bytes = a.section(plan_section);
   const std::span<const uint8_t> weight_bytes =
       verify_weights ? a.section(kWeightsSection) : a.unverified_section(kWeightsSection);
   plan.assign(bytes.begin(), bytes.end());
-  ByteReader r(plan, a.path(), kPlanSection);
+  ByteReader r(plan, a.path(), plan_section);
   for (uint8_t b : kPlanMagic)
     if (r.u8("magic") != b) r.fail("not a compiled plan (magic \"RMAPLAN\" expected)", 0);
   const size_t version_at = r.offset();
   const uint32_t version = r.u32("plan format version");
   if (version != detail::kPlanFormatVersion)
     throw Error(ErrorCode::kUnsupported,
-                a.path() + ": section '" + kPlanSection + "', byte " + std::to_string(version_at) +
+                a.path() + ": section '" + plan_section + "', byte " + std::to_string(version_at) +
                     ": plan format version " + std::to_string(version) +
                     ", this build reads version " + std::to_string(detail::kPlanFormatVersion) +
                     " (compiled by " + a.compiler_version() + ", this is " +
@@ -274,9 +277,9 @@ void CompiledModel::Impl::warm_up(const std::vector<Device>& exporting) {
 // `artifact` keeps alive) and `prepared_section` stays empty: writing the
 // model again copies the section from the artifact.
 void CompiledModel::Impl::decode_prepared(const Artifact& a, bool verify) {
-  const std::span<const uint8_t> bytes =
-      verify ? a.section(kPreparedSection) : a.unverified_section(kPreparedSection);
-  ByteReader r(bytes, a.path(), kPreparedSection);
+  const std::string name = target_section(target_index, kPreparedSection);
+  const std::span<const uint8_t> bytes = verify ? a.section(name) : a.unverified_section(name);
+  ByteReader r(bytes, a.path(), name);
   for (uint8_t b : kPreparedMagic)
     if (r.u8("magic") != b) r.fail("not a prepared-ops section (magic \"RMAPREP\" expected)", 0);
   const size_t version_at = r.offset();
@@ -317,49 +320,133 @@ CompiledModel& CompiledModel::operator=(CompiledModel&&) noexcept = default;
 CompiledModel::~CompiledModel() = default;
 
 CompiledModel CompiledModel::compile(const graph::Graph& source, const CompileOptions& options) {
+  std::vector<CompiledModel> one = compile_targets(source, options, {options.target});
+  return std::move(one.front());
+}
+
+std::vector<CompiledModel> CompiledModel::compile_targets(const graph::Graph& source,
+                                                          const CompileOptions& options,
+                                                          const std::vector<std::string>& targets) {
   const auto progress = [&](const char* stage, double fraction) {
     if (options.on_progress) options.on_progress(stage, fraction);
   };
   if (options.opt_level < 0 || options.opt_level > 3)
     throw Error(ErrorCode::kInvalidArgument,
                 "opt_level " + std::to_string(options.opt_level) + ": expected 0 to 3");
+  if (targets.empty() || targets.size() > 16)
+    throw Error(ErrorCode::kInvalidArgument,
+                "compile for 1 to 16 targets, got " + std::to_string(targets.size()));
   const auto started = std::chrono::steady_clock::now();
-  auto impl = std::make_unique<Impl>();
 
+  // Passes and specialization do not depend on the target: done once, and
+  // every target's plan shares the constants (stored once in the artifact).
   progress("passes", 0.0);
   graph::Graph g = source;
   bind_static_dims(g, options);
   graph::run_passes(g, options.opt_level);
-  impl->graph = detail::canonical(g);
-  impl->device = resolve_target(options.target, impl->graph);
-  impl->target = fingerprint_of(impl->device);
-  impl->compiler_version = compile::compiler_version();
-  impl->options = options.canonical();
-
-  if (const std::optional<std::vector<Shape>> shapes = static_input_shapes(impl->graph)) {
+  const graph::Graph canonical = detail::canonical(g);
+  std::optional<graph::Graph> specialized;
+  if (const std::optional<std::vector<Shape>> shapes = static_input_shapes(canonical)) {
     progress("specialize", 0.4);
-    impl->specialized = detail::canonical(impl->graph.specialize(*shapes));
-    progress("partition", 0.6);
-    graph::PartitionOptions partition_options;
-    partition_options.strict = options.strict;
-    impl->placement = graph::partition(*impl->specialized, {impl->device}, partition_options);
-    progress("memory plan", 0.8);
-    impl->memory = graph::plan_memory(*impl->specialized, *impl->placement);
-    const std::vector<Device> exporting = impl->exporting_devices();
-    if (!exporting.empty() || impl->prepares_ops()) {
-      progress("kernels", 0.85);
-      impl->warm_up(exporting);
+    specialized = detail::canonical(canonical.specialize(*shapes));
+  }
+
+  CompileOptions recorded = options;
+  if (targets.size() > 1) {
+    recorded.target.clear();
+    for (const std::string& t : targets)
+      recorded.target += (recorded.target.empty() ? "" : ",") + t;
+  }
+  std::vector<CompiledModel> models;
+  std::vector<std::string> devices_seen;
+  const double n = static_cast<double>(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    auto impl = std::make_unique<Impl>();
+    impl->graph = canonical;
+    impl->device = resolve_target(targets[i], impl->graph);
+    for (const std::string& seen : devices_seen)
+      if (seen == impl->device.name())
+        throw Error(ErrorCode::kInvalidArgument,
+                    "targets '" + recorded.target + "' name " + seen + " twice");
+    devices_seen.push_back(impl->device.name());
+    impl->target = fingerprint_of(impl->device);
+    impl->compiler_version = compile::compiler_version();
+    impl->options = recorded.canonical();
+    if (specialized) {
+      const auto at = [&](double within) {
+        return 0.6 + 0.3 * (static_cast<double>(i) + within) / n;
+      };
+      impl->specialized = *specialized;
+      progress("partition", at(0.0));
+      graph::PartitionOptions partition_options;
+      partition_options.strict = options.strict;
+      impl->placement = graph::partition(*impl->specialized, {impl->device}, partition_options);
+      progress("memory plan", at(2.0 / 3));
+      impl->memory = graph::plan_memory(*impl->specialized, *impl->placement);
+      const std::vector<Device> exporting = impl->exporting_devices();
+      if (!exporting.empty() || impl->prepares_ops()) {
+        progress("kernels", at(0.8333));
+        impl->warm_up(exporting);
+      }
     }
+    impl->encode();
+    models.push_back(CompiledModel(std::move(impl)));
   }
   progress("serialize", 0.9);
-  impl->encode();
   progress("serialize", 1.0);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  log::debug("compiled " + std::to_string(impl->graph.nodes().size()) + " nodes for " +
-             impl->device.name() + (impl->specialized ? " (static)" : " (dynamic shapes)") +
-             " in " + std::to_string(static_cast<int64_t>(ms)) + " ms");
-  return CompiledModel(std::move(impl));
+  log::debug("compiled " + std::to_string(canonical.nodes().size()) + " nodes for " +
+             recorded.target + (specialized ? " (static)" : " (dynamic shapes)") + " in " +
+             std::to_string(static_cast<int64_t>(ms)) + " ms");
+  return models;
+}
+
+// One artifact holding each model's plan (sections "t<i>.*" past the first)
+// and the constants they share once.
+ArtifactWriter CompiledModel::targets_writer(const std::vector<CompiledModel>& models) {
+  if (models.empty())
+    throw Error(ErrorCode::kInvalidArgument, "serialize_targets: no compiled models");
+  if (models.size() == 1) return models.front().writer();
+  std::vector<Fingerprint> targets;
+  detail::WeightsLayout weights;
+  std::vector<std::vector<uint8_t>> plans;
+  for (const CompiledModel& m : models) {
+    const Impl& impl = *m.impl_;
+    if (impl.artifact)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "serialize_targets: models must come from compile_targets, not from an "
+                  "artifact (" +
+                      impl.artifact->path() + ")");
+    if (impl.options != models.front().impl_->options ||
+        impl.compiler_version != models.front().impl_->compiler_version)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "serialize_targets: models compiled with different options (use one "
+                  "compile_targets call)");
+    targets.push_back(impl.target);
+    plans.push_back(impl.encode_plan(weights));
+  }
+  const Impl& first = *models.front().impl_;
+  ArtifactWriter w(targets, first.compiler_version, first.options);
+  for (size_t i = 0; i < models.size(); ++i)
+    w.add_section(target_section(i, kPlanSection), plans[i]);
+  w.add_section(kWeightsSection, weights.bytes(), /*mmap=*/true);
+  for (size_t i = 0; i < models.size(); ++i) {
+    const Impl& impl = *models[i].impl_;
+    for (const auto& [name, bytes] : impl.kernels) w.add_section(target_section(i, name), bytes);
+    if (!impl.prepared_section.empty())
+      w.add_section(target_section(i, kPreparedSection), impl.prepared_section);
+  }
+  return w;
+}
+
+std::vector<uint8_t> CompiledModel::serialize_targets(const std::vector<CompiledModel>& models) {
+  return targets_writer(models).serialize();
+}
+
+void CompiledModel::save_targets(const std::vector<CompiledModel>& models,
+                                 const std::string& path) {
+  targets_writer(models).write(path);
 }
 
 std::vector<uint8_t> CompiledModel::serialize() const { return writer().serialize(); }
@@ -388,21 +475,24 @@ CompiledModel CompiledModel::from_bytes(std::vector<uint8_t> bytes, const std::s
 
 CompiledModel CompiledModel::from_artifact(std::shared_ptr<const Artifact> artifact,
                                            const Device& device, const LoadOptions& options) {
-  artifact->check_compatible(fingerprint_of(device));
+  const size_t target_index = artifact->target_index(fingerprint_of(device));
   auto impl = std::make_unique<Impl>();
   impl->device = device;
-  impl->target = artifact->target();
+  impl->target_index = target_index;
+  impl->target = artifact->targets()[target_index];
   impl->compiler_version = artifact->compiler_version();
   impl->options = artifact->options();
   impl->artifact = artifact;
   impl->decode(*artifact, options.verify_weights);
+  const std::string kernels_prefix = target_section(target_index, kKernelsSectionPrefix);
   for (const SectionInfo& section : artifact->sections())
-    if (section.name.starts_with(kKernelsSectionPrefix)) {
+    if (section.name.starts_with(kernels_prefix)) {
       const std::span<const uint8_t> bytes = artifact->section(section.name);
-      impl->kernels.emplace(section.name, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+      impl->kernels.emplace(kKernelsSectionPrefix + section.name.substr(kernels_prefix.size()),
+                            std::vector<uint8_t>(bytes.begin(), bytes.end()));
     }
   impl->import_kernels();
-  if (impl->specialized && artifact->has_section(kPreparedSection))
+  if (impl->specialized && artifact->has_section(target_section(target_index, kPreparedSection)))
     impl->decode_prepared(*artifact, options.verify_weights);
   return CompiledModel(std::move(impl));
 }
@@ -418,8 +508,11 @@ ArtifactWriter CompiledModel::writer() const {
   else
     w.add_section(kWeightsSection, m.weights.bytes(), /*mmap=*/true);
   for (const auto& [name, bytes] : m.kernels) w.add_section(name, bytes);
-  if (m.artifact && m.artifact->has_section(kPreparedSection))
-    w.add_section(kPreparedSection, m.artifact->section(kPreparedSection));
+  // A model loaded from a multi-target artifact is written as a single
+  // target: its own plan, kernels and prepared ops.
+  if (const std::string prepared = target_section(m.target_index, kPreparedSection);
+      m.artifact && m.artifact->has_section(prepared))
+    w.add_section(kPreparedSection, m.artifact->section(prepared));
   else if (!m.prepared_section.empty())
     w.add_section(kPreparedSection, m.prepared_section);
   return w;

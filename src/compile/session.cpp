@@ -58,9 +58,10 @@ Device resolve_device(const std::string& spec) {
 Device device_for_artifact(const std::string& path, const std::string& spec) {
   Runtime& rt = Runtime::get();
   if (spec != "auto" || rt.config().device != "auto") return resolve_device(spec);
-  const compile::Fingerprint target = compile::Artifact::open(path).target();
-  for (const Device& d : rt.devices())
-    if (compile::fingerprint_of(d) == target) return d;
+  // The first of its targets (in the order they were compiled) present here.
+  for (const compile::Fingerprint& target : compile::Artifact::open(path).targets())
+    for (const Device& d : rt.devices())
+      if (compile::fingerprint_of(d) == target) return d;
   return rt.default_device();
 }
 

@@ -544,6 +544,71 @@ TEST_F(CompilerTest, StaticPlanOnOpenCl) {
   expect_damage_is_an_error(m, x, *opencl, {0xff});
 }
 
+// One artifact with a plan for the CPU and one for opencl:0: passes once,
+// constants stored once, each device loads its own plan.
+TEST_F(CompilerTest, MultiTargetArtifactLoadsThePlanOfEachDevice) {
+  std::optional<Device> opencl;
+  for (const Device& d : Runtime::get().devices())
+    if (d.plugin_name() == "opencl") opencl = d;
+  if (!opencl) GTEST_SKIP() << "no OpenCL device";
+  const Graph g = attention_block();
+  CompileOptions o = cpu_options();
+  o.batch_size = 2;
+  const std::vector<CompiledModel> models =
+      CompiledModel::compile_targets(g, o, {"cpu", opencl->name()});
+  ASSERT_EQ(models.size(), 2u);
+  EXPECT_EQ(models[1].device(), *opencl);
+  EXPECT_EQ(models[0].options().at("target"), "cpu," + opencl->name());
+  CompiledModel::save_targets(models, path("multi.rmx"));
+
+  const Artifact a = Artifact::open(path("multi.rmx"));
+  ASSERT_EQ(a.targets().size(), 2u);
+  EXPECT_EQ(a.targets()[0], fingerprint_of(cpu()));
+  EXPECT_EQ(a.targets()[1], fingerprint_of(*opencl));
+  EXPECT_TRUE(a.has_section("plan"));
+  EXPECT_TRUE(a.has_section("t1.plan"));
+  // The constants once: no bigger than a single target's weights.
+  const Artifact single = Artifact::from_bytes(models[0].serialize(), "single.rmx");
+  uint64_t multi_weights = 0, single_weights = 0;
+  for (const SectionInfo& s : a.sections())
+    if (s.name == "weights") multi_weights = s.size;
+  for (const SectionInfo& s : single.sections())
+    if (s.name == "weights") single_weights = s.size;
+  EXPECT_EQ(multi_weights, single_weights);
+
+  const std::vector<Tensor> x{random_f32({2, 8, 16}, 21)};
+  const std::vector<Tensor> want = graph::specialize_and_run(g, cpu(), x);
+  const CompiledModel on_cpu = CompiledModel::load(path("multi.rmx"), cpu());
+  const CompiledModel on_opencl = CompiledModel::load(path("multi.rmx"), *opencl);
+  EXPECT_EQ(on_cpu.placement()->to_json(), models[0].placement()->to_json());
+  EXPECT_EQ(on_opencl.placement()->to_json(), models[1].placement()->to_json());
+  expect_close(run_model(on_cpu, x), want, 1e-5f);
+  expect_close(run_model(on_opencl, x), want, 1e-4f);
+  // Saved again, the OpenCL model is a single-target artifact for opencl:0.
+  const Artifact again = Artifact::from_bytes(on_opencl.serialize(), "again.rmx");
+  EXPECT_EQ(again.targets().size(), 1u);
+  EXPECT_EQ(again.target(), fingerprint_of(*opencl));
+
+  // A device that is neither: the error names each target's differences.
+  Fingerprint elsewhere = fingerprint_of(cpu());
+  elsewhere.device_arch = "riscv64";
+  try {
+    a.target_index(elsewhere);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("target 0 (cpu)"), std::string::npos) << what;
+    EXPECT_NE(what.find("target 1 (opencl)"), std::string::npos) << what;
+    EXPECT_NE(what.find("riscv64"), std::string::npos) << what;
+  }
+  // Two specs naming one device, and models from separate compiles.
+  EXPECT_THROW(CompiledModel::compile_targets(g, o, {"cpu", "cpu"}), Error);
+  std::vector<CompiledModel> mixed;
+  mixed.push_back(CompiledModel::compile(g, o));
+  mixed.push_back(CompiledModel::load(path("multi.rmx"), *opencl));
+  EXPECT_THROW(CompiledModel::serialize_targets(mixed), Error);
+}
+
 #if defined(RMA_HAVE_ONNX)
 // An ONNX model through import and compile: MatMul + Add + Relu, then
 // Shape -> ConstantOfShape (a tensor attribute) added back, then a Reshape

@@ -23,8 +23,12 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "rma/compile/compiler.h"
 #include "rma/error.h"
 #include "rma/session.h"
+#if defined(RMA_HAVE_ONNX)
+#include "rma/graph/onnx.h"
+#endif
 
 namespace rma::cli {
 namespace {
@@ -49,6 +53,54 @@ std::string describe_ios(const std::vector<SessionIo>& ios) {
   return out;
 }
 
+// --target a,b,...: one artifact with a plan per target (passes once,
+// constants stored once). Compiled directly, not through the compile cache,
+// whose entries are per target.
+void compile_targets(const CompileArgs& a, const std::string& output) {
+  std::vector<std::string> targets;
+  std::string rest = a.target;
+  for (size_t at; (at = rest.find(',')) != std::string::npos; rest.erase(0, at + 1))
+    targets.push_back(rest.substr(0, at));
+  targets.push_back(rest);
+  for (const std::string& t : targets) {
+    if (t.empty()) throw UsageError("--target '" + a.target + "' has an empty entry");
+    if (t != "auto") resolve_devices(t);  // a usage error listing the devices
+  }
+#if !defined(RMA_HAVE_ONNX)
+  throw Error(ErrorCode::kUnsupported,
+              "this build cannot read ONNX models (protobuf and libonnx-dev were not found "
+              "when it was built)");
+#else
+  compile::CompileOptions o;
+  o.opt_level = a.opt_level;
+  if (a.batch_size > 0) o.batch_size = a.batch_size;
+  o.dims = parse_dims(a.dims);
+  o.strict = a.strict;
+  o.on_progress = compile_progress_bar();
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<compile::CompiledModel> models =
+      compile::CompiledModel::compile_targets(graph::import_onnx(a.model), o, targets);
+  compile::CompiledModel::save_targets(models, output);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::string names;
+  for (const compile::CompiledModel& m : models)
+    names += (names.empty() ? "" : ", ") + m.device().name();
+  std::printf("compiled %s for %s -> %s (%s, %.0f ms, %zu targets)\n", a.model.c_str(),
+              names.c_str(), output.c_str(), format_bytes(fs::file_size(output)).c_str(), ms,
+              models.size());
+  if (!a.verbose) return;
+  for (const compile::CompiledModel& m : models) {
+    std::printf("target: %s\n", m.target().to_string().c_str());
+    if (m.is_static()) {
+      std::string text = m.placement()->to_text();
+      if (!text.empty() && text.back() != '\n') text += '\n';
+      std::fputs(text.c_str(), stdout);
+    }
+  }
+#endif
+}
+
 void run_compile(const CompileArgs& a) {
   const fs::path model(a.model);
   std::string ext = model.extension().string();
@@ -56,9 +108,10 @@ void run_compile(const CompileArgs& a) {
   if (ext != ".onnx")
     throw UsageError("rma compile takes an .onnx model, got '" + a.model + "'" +
                      (ext == ".rmx" ? " (already compiled: run it with 'rma run')" : ""));
-  if (a.target != "auto") resolve_devices(a.target);  // a usage error listing the devices
   const std::string output =
       a.output.empty() ? fs::path(model).replace_extension(".rmx").string() : a.output;
+  if (a.target.find(',') != std::string::npos) return compile_targets(a, output);
+  if (a.target != "auto") resolve_devices(a.target);  // a usage error listing the devices
 
   SessionOptions o;
   o.device = a.target;
@@ -142,7 +195,9 @@ void add_compile_command(CLI::App& app, int& exit_code) {
       "Compile an ONNX model for a device into a .rmx artifact (through the compile cache)");
   cmd->add_option("model", a->model, "The .onnx model")->required();
   cmd->add_option("-o,--output", a->output, "The .rmx to write (default: beside the model)");
-  cmd->add_option("-t,--target", a->target, "Device: auto, cpu, opencl:0, cuda:0, ...")
+  cmd->add_option("-t,--target", a->target,
+                  "Device: auto, cpu, opencl:0, cuda:0, ...; a comma-separated list puts a plan "
+                  "for each in one artifact")
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size,
                   "Bind the leading dim of every input whose leading dim is symbolic")

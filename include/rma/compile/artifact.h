@@ -55,6 +55,11 @@ struct Fingerprint {
 // The fingerprint of `device` from its plugin and rma_device_info.
 Fingerprint fingerprint_of(const Device& device);
 
+// The name under which target `target` of a multi-target artifact keeps
+// section `name`: the first target (0) uses the plain name, target i > 0
+// "t<i>.<name>" (a plan for each target, one shared "weights" section).
+std::string target_section(size_t target, std::string_view name);
+
 // This build's compiler version: RMA_VERSION, plus "+g<commit>" when the
 // source tree was a git checkout at configure time.
 std::string compiler_version();
@@ -63,6 +68,10 @@ std::string compiler_version();
 class ArtifactWriter {
  public:
   ArtifactWriter(Fingerprint target, std::string compiler_version,
+                 std::map<std::string, std::string> options = {});
+  // A multi-target artifact: targets[0] is the header's "target", and all of
+  // them are listed in "targets" (at least one; at most 16).
+  ArtifactWriter(std::vector<Fingerprint> targets, std::string compiler_version,
                  std::map<std::string, std::string> options = {});
 
   // Adds a section (names: 1..31 characters of [A-Za-z0-9_.-], unique).
@@ -85,7 +94,7 @@ class ArtifactWriter {
   template <typename Sink>
   void emit(Sink&& sink) const;
 
-  Fingerprint target_;
+  std::vector<Fingerprint> targets_;
   std::string compiler_version_;
   std::map<std::string, std::string> options_;
   std::vector<Section> sections_;
@@ -125,7 +134,9 @@ class Artifact {
 
   const std::string& path() const;
   uint32_t format_version() const;
-  const Fingerprint& target() const;
+  const Fingerprint& target() const;  // the first target
+  // Every target it holds plans for (one unless compiled for several).
+  const std::vector<Fingerprint>& targets() const;
   const std::string& compiler_version() const;
   const std::map<std::string, std::string>& options() const;
   int64_t created_unix() const;  // seconds since the epoch
@@ -143,8 +154,10 @@ class Artifact {
   void verify() const;
 
   // Throws Error naming, for every differing field, the artifact's value and
-  // `here`'s when this artifact was compiled for another target.
+  // `here`'s when no target of this artifact is `here`.
   void check_compatible(const Fingerprint& here) const;
+  // The index of the target that is `here` (the same Error otherwise).
+  size_t target_index(const Fingerprint& here) const;
 
  private:
   struct Impl;

@@ -74,11 +74,24 @@ class CompiledModel {
   // plans memory. Errors name the node and why (strict fallback, bad dims).
   static CompiledModel compile(const graph::Graph& graph, const CompileOptions& options);
 
+  // Multi-target: passes and specialization once, then placement, memory
+  // plan, kernels and prepared ops for each target (device specs, in order
+  // of preference; distinct devices). Returns one model per target.
+  static std::vector<CompiledModel> compile_targets(const graph::Graph& graph,
+                                                    const CompileOptions& options,
+                                                    const std::vector<std::string>& targets);
+
   // The .rmx bytes, and saving them atomically.
   std::vector<uint8_t> serialize() const;
   void save(const std::string& path) const;
+  // One .rmx holding the plans of every model of one compile_targets() call
+  // and their constants once; load() picks the plan of the device it is
+  // given (docs/compiler.md "Several targets").
+  static std::vector<uint8_t> serialize_targets(const std::vector<CompiledModel>& models);
+  static void save_targets(const std::vector<CompiledModel>& models, const std::string& path);
   // Loads without recompiling. `device`: where it will run; its fingerprint
-  // must match the artifact's (an Error naming both sides otherwise).
+  // must match the artifact's (one of its targets': that plan is loaded), an
+  // Error naming both sides otherwise.
   static CompiledModel load(const std::string& path, const Device& device);
   static CompiledModel from_bytes(std::vector<uint8_t> bytes, const std::string& name,
                                   const Device& device);
@@ -87,10 +100,10 @@ class CompiledModel {
   static CompiledModel from_bytes(std::vector<uint8_t> bytes, const std::string& name,
                                   const Device& device, const LoadOptions& options);
 
-  const graph::Graph& graph() const;    // after passes (symbolic dims kept)
+  const graph::Graph& graph() const;  // after passes (symbolic dims kept)
   const Fingerprint& target() const;
   const std::map<std::string, std::string>& options() const;
-  bool is_static() const;               // specialized, placed and planned at compile time
+  bool is_static() const;  // specialized, placed and planned at compile time
   // Present when is_static().
   const graph::Graph* specialized() const;
   const graph::Placement* placement() const;
@@ -114,9 +127,10 @@ class CompiledModel {
  private:
   struct Impl;
   explicit CompiledModel(std::unique_ptr<Impl> impl);
-  static CompiledModel from_artifact(std::shared_ptr<const Artifact> artifact,
-                                     const Device& device, const LoadOptions& options);
+  static CompiledModel from_artifact(std::shared_ptr<const Artifact> artifact, const Device& device,
+                                     const LoadOptions& options);
   ArtifactWriter writer() const;
+  static ArtifactWriter targets_writer(const std::vector<CompiledModel>& models);
   std::unique_ptr<Impl> impl_;
 };
 
