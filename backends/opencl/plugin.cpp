@@ -1,16 +1,16 @@
 // The OpenCL backend: every device of every OpenCL platform, buffers as
 // cl_mem, streams as in-order command queues, events as markers, and the
 // op modules under ops/ that registered themselves with register_op().
+#include <CL/cl_ext.h>
+
 #include <array>
 #include <cstddef>
-#include <map>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CL/cl_ext.h>
 
 #include "common/cl_device.h"
 #include "rma/dtype.h"
@@ -21,6 +21,7 @@ namespace {
 struct Registry {
   std::array<SupportedFn, RMA_OP_COUNT> supported{};
   std::array<RunFn, RMA_OP_COUNT> run{};
+  std::array<const PreparedFns*, RMA_OP_COUNT> prepared{};
   std::map<std::string, const char*> sources;
 };
 Registry& registry() {
@@ -299,9 +300,9 @@ rma_status copy_h2d(rma_device dv, rma_stream s, void* dst, uint64_t dst_off, co
 rma_status copy_d2h(rma_device dv, rma_stream s, void* dst, const void* src, uint64_t src_off,
                     uint64_t bytes, rma_error* err) {
   if (!bytes) return RMA_STATUS_OK;
-  const cl_int st = clEnqueueReadBuffer(stream_of(s)->queue,
-                                        static_cast<cl_mem>(const_cast<void*>(src)), CL_FALSE,
-                                        src_off, bytes, dst, 0, nullptr, nullptr);
+  const cl_int st =
+      clEnqueueReadBuffer(stream_of(s)->queue, static_cast<cl_mem>(const_cast<void*>(src)),
+                          CL_FALSE, src_off, bytes, dst, 0, nullptr, nullptr);
   if (st != CL_SUCCESS)
     return fail(err, RMA_STATUS_DEVICE_ERROR,
                 "opencl (%s): device-to-host copy of %llu bytes at offset %llu: %s",
@@ -313,10 +314,9 @@ rma_status copy_d2h(rma_device dv, rma_stream s, void* dst, const void* src, uin
 rma_status copy_d2d(rma_device dv, rma_stream s, void* dst, uint64_t dst_off, const void* src,
                     uint64_t src_off, uint64_t bytes, rma_error* err) {
   if (!bytes) return RMA_STATUS_OK;
-  const cl_int st = clEnqueueCopyBuffer(stream_of(s)->queue,
-                                        static_cast<cl_mem>(const_cast<void*>(src)),
-                                        static_cast<cl_mem>(dst), src_off, dst_off, bytes, 0,
-                                        nullptr, nullptr);
+  const cl_int st =
+      clEnqueueCopyBuffer(stream_of(s)->queue, static_cast<cl_mem>(const_cast<void*>(src)),
+                          static_cast<cl_mem>(dst), src_off, dst_off, bytes, 0, nullptr, nullptr);
   if (st != CL_SUCCESS)
     return fail(err, RMA_STATUS_DEVICE_ERROR,
                 "opencl (%s): device-to-device copy of %llu bytes: %s", dev_of(dv)->name.c_str(),
@@ -341,6 +341,99 @@ rma_status op_run(rma_device dv, rma_stream s, const rma_op_call* call, rma_erro
   if (st != RMA_STATUS_OK) return st;
   const Context ctx{*dev_of(dv), stream_of(s)->queue};
   return registry().run[call->op](ctx, *call, err);
+}
+
+// ------------------------------------------------------------ prepared ops
+struct PreparedHandle {
+  rma_op op;
+  void* module_object;
+};
+
+// A queue of the plugin's own for work outside any stream (prepare/import).
+struct OwnQueue {
+  cl_command_queue queue = nullptr;
+  ~OwnQueue() {
+    if (queue) clReleaseCommandQueue(queue);
+  }
+};
+
+rma_status own_queue(ClDevice& dev, OwnQueue* q, rma_error* err) {
+  cl_int st = CL_SUCCESS;
+  q->queue = clCreateCommandQueue(dev.context, dev.id, 0, &st);
+  if (st != CL_SUCCESS)
+    return fail(err, RMA_STATUS_DEVICE_ERROR, "opencl (%s): command queue: %s", dev.name.c_str(),
+                cl_error_name(st));
+  return RMA_STATUS_OK;
+}
+
+rma_status op_prepare(rma_device dv, const rma_op_call* call, uint64_t const_inputs,
+                      rma_prepared_op* out, rma_error* err) {
+  *out = nullptr;
+  if (rma_status st = op_supported(dv, call, err)) return st;
+  const PreparedFns* fns = registry().prepared[call->op];
+  if (!fns) return RMA_STATUS_OK;
+  OwnQueue q;
+  if (rma_status st = own_queue(*dev_of(dv), &q, err)) return st;
+  void* object = nullptr;
+  const Context ctx{*dev_of(dv), q.queue};
+  const rma_status st = fns->prepare(ctx, *call, const_inputs, &object, err);
+  clFinish(q.queue);
+  if (st != RMA_STATUS_OK) return st;
+  if (object)
+    *out = reinterpret_cast<rma_prepared_op>(
+        new PreparedHandle{static_cast<rma_op>(call->op), object});
+  return RMA_STATUS_OK;
+}
+
+rma_status prepared_run(rma_device dv, rma_stream s, rma_prepared_op op, const rma_op_call* call,
+                        rma_error* err) {
+  const auto* h = reinterpret_cast<const PreparedHandle*>(op);
+  if (call->op != h->op)
+    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
+                "opencl: a prepared op run with another op's call");
+  if (rma_status st = op_supported(dv, call, err)) return st;
+  const Context ctx{*dev_of(dv), stream_of(s)->queue};
+  return registry().prepared[h->op]->run(ctx, h->module_object, *call, err);
+}
+
+rma_status prepared_export(rma_device, rma_prepared_op op, rma_blob* out, rma_error* err) {
+  const auto* h = reinterpret_cast<const PreparedHandle*>(op);
+  std::vector<uint8_t> bytes;
+  if (rma_status st = registry().prepared[h->op]->serialize(h->module_object, &bytes, err))
+    return st;
+  out->data = std::malloc(bytes.empty() ? 1 : bytes.size());
+  if (!out->data)
+    return fail(err, RMA_STATUS_OUT_OF_MEMORY, "opencl: no memory for a %zu-byte export",
+                bytes.size());
+  std::memcpy(out->data, bytes.data(), bytes.size());
+  out->size = bytes.size();
+  return RMA_STATUS_OK;
+}
+
+rma_status prepared_import(rma_device dv, const rma_op_call* call, uint64_t, const void* data,
+                           uint64_t size, rma_prepared_op* out, rma_error* err) {
+  *out = nullptr;
+  if (rma_status st = op_supported(dv, call, err)) return st;
+  const PreparedFns* fns = registry().prepared[call->op];
+  if (!fns) return fail(err, RMA_STATUS_UNSUPPORTED, "opencl: this op has no prepared form");
+  OwnQueue q;
+  if (rma_status st = own_queue(*dev_of(dv), &q, err)) return st;
+  void* object = nullptr;
+  const Context ctx{*dev_of(dv), q.queue};
+  const rma_status st =
+      fns->deserialize(ctx, *call, static_cast<const uint8_t*>(data), size, &object, err);
+  clFinish(q.queue);
+  if (st != RMA_STATUS_OK) return st;
+  *out =
+      reinterpret_cast<rma_prepared_op>(new PreparedHandle{static_cast<rma_op>(call->op), object});
+  return RMA_STATUS_OK;
+}
+
+void prepared_destroy(rma_device, rma_prepared_op op) {
+  auto* h = reinterpret_cast<PreparedHandle*>(op);
+  if (!h) return;
+  registry().prepared[h->op]->destroy(h->module_object);
+  delete h;
 }
 
 void shutdown() {
@@ -386,6 +479,11 @@ rma_plugin_api make_api() {
   a.kernels_import = [](rma_device d, const void* data, uint64_t size, rma_error* err) {
     return import_binaries(*dev_of(d), data, size, err);
   };
+  a.op_prepare = op_prepare;
+  a.prepared_run = prepared_run;
+  a.prepared_export = prepared_export;
+  a.prepared_import = prepared_import;
+  a.prepared_destroy = prepared_destroy;
   return a;
 }
 
@@ -401,7 +499,8 @@ void log(int32_t level, const std::string& message) {
 std::string cache_root() {
   const char* enabled = std::getenv("RM_CACHE_ENABLED");
   if (enabled && std::strcmp(enabled, "0") == 0) return "";
-  if (!g_host || g_host->struct_size < offsetof(rma_host_api, cache_dir) + sizeof(g_host->cache_dir) ||
+  if (!g_host ||
+      g_host->struct_size < offsetof(rma_host_api, cache_dir) + sizeof(g_host->cache_dir) ||
       !g_host->cache_dir)
     return "";
   return g_host->cache_dir;
@@ -410,6 +509,11 @@ std::string cache_root() {
 bool register_op(rma_op op, SupportedFn supported, RunFn run) {
   registry().supported[op] = supported;
   registry().run[op] = run;
+  return true;
+}
+
+bool register_prepared(rma_op op, const PreparedFns& fns) {
+  registry().prepared[op] = &fns;
   return true;
 }
 
@@ -423,7 +527,9 @@ const char* find_source(const std::string& name) {
   return it == registry().sources.end() ? nullptr : it->second;
 }
 
-const char* dtype_label(int32_t dt) { return is_valid(dt) ? kDTypeInfo[dt].name.data() : "invalid"; }
+const char* dtype_label(int32_t dt) {
+  return is_valid(dt) ? kDTypeInfo[dt].name.data() : "invalid";
+}
 
 rma_status get_kernel(ClDevice& dev, const std::string& source_name, const char* kernel,
                       const std::string& options, cl_kernel* out, rma_error* err) {

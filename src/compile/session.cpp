@@ -59,7 +59,8 @@ Device device_for_artifact(const std::string& path, const std::string& spec) {
   Runtime& rt = Runtime::get();
   if (spec != "auto" || rt.config().device != "auto") return resolve_device(spec);
   // The first of its targets (in the order they were compiled) present here.
-  for (const compile::Fingerprint& target : compile::Artifact::open(path).targets())
+  const compile::Artifact artifact = compile::Artifact::open(path);
+  for (const compile::Fingerprint& target : artifact.targets())
     for (const Device& d : rt.devices())
       if (compile::fingerprint_of(d) == target) return d;
   return rt.default_device();

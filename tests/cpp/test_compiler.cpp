@@ -24,6 +24,7 @@
 #include "rma/graph/executor.h"
 #include "rma/graph/interpreter.h"
 #include "rma/graph/ir.h"
+#include "rma/session.h"
 #if defined(RMA_HAVE_ONNX)
 #include "rma/graph/onnx.h"
 #include "rma_onnx.pb.h"
@@ -584,6 +585,11 @@ TEST_F(CompilerTest, MultiTargetArtifactLoadsThePlanOfEachDevice) {
   EXPECT_EQ(on_opencl.placement()->to_json(), models[1].placement()->to_json());
   expect_close(run_model(on_cpu, x), want, 1e-5f);
   expect_close(run_model(on_opencl, x), want, 1e-4f);
+  // A session with device "auto" takes the first target present here; an
+  // artifact for opencl:0 alone opens on opencl:0.
+  EXPECT_EQ(Session::open(path("multi.rmx")).device(), cpu());
+  models[1].save(path("opencl_only.rmx"));
+  EXPECT_EQ(Session::open(path("opencl_only.rmx")).device(), *opencl);
   // Saved again, the OpenCL model is a single-target artifact for opencl:0.
   const Artifact again = Artifact::from_bytes(on_opencl.serialize(), "again.rmx");
   EXPECT_EQ(again.targets().size(), 1u);

@@ -4,7 +4,9 @@
 // static plans carry them in the .rmx "prepared" section.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -172,6 +174,52 @@ TEST(PreparedTest, RunWithAnotherWeightShapeIsRefused) {
   const auto p = prepare(c);
   ASSERT_NE(p, nullptr);
   EXPECT_THROW(ops::run_prepared(*p, {other.x, other.w, other.bias}, &other.attrs), Error);
+}
+
+// OpenCL (with CLBlast): the prepared linear times its two GEMM paths and
+// keeps the faster; results match the plain op, the choice survives
+// export/import, and bytes timed on another device are prepared again.
+TEST(PreparedTest, OpenclLinearTunesItsPath) {
+  std::optional<Device> opencl;
+  for (const Device& d : Runtime::get().devices())
+    if (d.plugin_name() == "opencl") opencl = d;
+  if (!opencl) GTEST_SKIP() << "no OpenCL device";
+  for (DType dtype : {DType::kF32, DType::kF16}) {
+    SCOPED_TRACE(name(dtype));
+    LinearCase c = make_case(40, 48, 64, dtype);
+    c.x = c.x.to(*opencl);
+    c.w = c.w.to(*opencl);
+    c.bias = c.bias.to(*opencl);
+    const auto p =
+        ops::prepare(*opencl, RMA_OP_LINEAR, linear_args(c, 40), &c.attrs, linear_out(c, 40));
+    if (!p) GTEST_SKIP() << "this OpenCL build has one GEMM path (no CLBlast): nothing to tune";
+    const std::vector<float> want = floats(ops::linear(c.x, c.w, c.bias, c.attrs).to(cpu()));
+    const auto close = [&](const std::vector<float>& got) {
+      ASSERT_EQ(got.size(), want.size());
+      const float tol = dtype == DType::kF32 ? 1e-4f : 2e-2f;
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], tol * (1 + std::fabs(want[i]))) << i;
+    };
+    close(floats(ops::run_prepared(*p, {c.x, c.w, c.bias}, &c.attrs).at(0).to(cpu())));
+    const std::vector<uint8_t> bytes = p->export_bytes();
+    const auto q = ops::prepare(*opencl, RMA_OP_LINEAR, linear_args(c, 40), &c.attrs,
+                                linear_out(c, 40), bytes);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->export_bytes(), bytes);  // the same choice, not timed again
+    close(floats(ops::run_prepared(*q, {c.x, c.w, c.bias}, &c.attrs).at(0).to(cpu())));
+    // Timed on another device (the name is the first string after the
+    // magic, version and its length): prepared afresh, not an error.
+    std::vector<uint8_t> foreign = bytes;
+    foreign[16] ^= 0x20;
+    EXPECT_NE(ops::prepare(*opencl, RMA_OP_LINEAR, linear_args(c, 40), &c.attrs, linear_out(c, 40),
+                           foreign),
+              nullptr);
+    // Corrupt: an error.
+    const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + 14);
+    EXPECT_THROW(
+        ops::prepare(*opencl, RMA_OP_LINEAR, linear_args(c, 40), &c.attrs, linear_out(c, 40), cut),
+        Error);
+  }
 }
 
 // x [64, 48] -> linear+gelu [96] -> linear [32]: both linears take the

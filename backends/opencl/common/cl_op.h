@@ -39,6 +39,28 @@ bool register_op(rma_op op, SupportedFn supported, RunFn run);
 #define RMA_OPENCL_REGISTER_OP(op, supported, run) \
   static const bool rma_opencl_registered_op_ = ::rma::opencl::register_op(op, supported, run)
 
+// Prepared ops (rma/prepared.h, the ABI's op_prepare): a module that gains
+// from knowing a call ahead (linear times its paths and keeps a widened
+// weight) registers these. `prepared` is the module's own object; the plugin
+// checks calls with the module's `supported` first. `ctx.queue` is a queue
+// of the plugin's own for prepare/deserialize (finished before they return).
+struct PreparedFns {
+  // *out = nullptr (and OK) when there is nothing to gain for this call.
+  rma_status (*prepare)(const Context& ctx, const rma_op_call& call, uint64_t const_inputs,
+                        void** out, rma_error* err);
+  rma_status (*run)(const Context& ctx, const void* prepared, const rma_op_call& call,
+                    rma_error* err);
+  rma_status (*serialize)(const void* prepared, std::vector<uint8_t>* out, rma_error* err);
+  // UNSUPPORTED (err: why) for bytes made for another call or device,
+  // INVALID_ARGUMENT for corrupt ones.
+  rma_status (*deserialize)(const Context& ctx, const rma_op_call& call, const uint8_t* data,
+                            uint64_t size, void** out, rma_error* err);
+  void (*destroy)(void* prepared);
+};
+bool register_prepared(rma_op op, const PreparedFns& fns);
+#define RMA_OPENCL_REGISTER_PREPARED(op, fns) \
+  static const bool rma_opencl_registered_prepared_ = ::rma::opencl::register_prepared(op, fns)
+
 // Kernel sources embedded at build time (see CMakeLists.txt): `name` is
 // "<op>/<file stem>", e.g. "add/add".
 bool register_source(const char* name, const char* source);
