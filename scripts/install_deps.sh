@@ -11,8 +11,8 @@ packages=(
   libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
-  python3-venv
-  libhiredis-dev redis-server
+  python3-venv python3-dev
+  libhiredis-dev redis-server libssl-dev
   "$@"
 )
 

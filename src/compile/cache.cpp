@@ -2,14 +2,20 @@
 // Redis fallback) over the stores of cache_store.h.
 #include "rma/compile/cache.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 
 #include "cache_store.h"
+#include "file_util.h"
 #include "rma/error.h"
 #include "rma/log.h"
 
@@ -202,6 +208,45 @@ std::optional<CompileCache::Found> CompileCache::find(const std::string& key) {
     return Found{std::move(entry), where};
   }
   return std::nullopt;
+}
+
+std::string CompileCache::file_digest(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(ErrorCode::kNotFound, "cannot read '" + path + "': " + std::strerror(errno));
+  if (!config_.enabled || config_.read_only()) return to_hex(sha256_file(path));
+  // One memo per absolute path, holding the identity it was hashed at.
+  std::error_code ec;
+  const std::string absolute = std::filesystem::absolute(path, ec).string();
+  const std::string memo_dir = config_.local_dir + "/digests";
+  const std::string memo = memo_dir + "/" + to_hex(sha256(absolute)) + ".sum";
+  const std::string identity =
+      std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " +
+      std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+      std::to_string(st.st_mtim.tv_nsec) + " " + std::to_string(st.st_ctim.tv_sec) + "." +
+      std::to_string(st.st_ctim.tv_nsec);
+  {
+    std::ifstream in(memo);
+    std::string line;
+    if (in && std::getline(in, line) && line.size() == identity.size() + 65 &&
+        line.compare(0, identity.size(), identity) == 0 && line[identity.size()] == ' ') {
+      const std::string digest = line.substr(identity.size() + 1);
+      Digest parsed;
+      if (parse_digest(digest, &parsed)) return digest;
+    }
+  }
+  const std::string digest = to_hex(sha256_file(path));
+  try {
+    detail::make_dirs(memo_dir);
+    detail::AtomicFile out(memo);
+    const std::string line = identity + " " + digest + "\n";
+    out.write(line.data(), line.size());
+    out.commit();
+  } catch (const Error& e) {
+    log::debug(std::string("compile cache: cannot remember the digest of '") + path +
+               "': " + e.what());
+  }
+  return digest;
 }
 
 std::optional<std::vector<uint8_t>> CompileCache::get(const std::string& key) {

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 
 #include "cache_store.h"
 #include "file_util.h"
@@ -199,6 +200,9 @@ void LocalStore::counters(uint64_t* hits, uint64_t* misses) {
 
 void LocalStore::clear_extras() {
   ::unlink((dir_ + "/" + kCountersFile).c_str());
+  // The model digests CompileCache::file_digest remembers.
+  std::error_code ec;
+  std::filesystem::remove_all(dir_ + "/digests", ec);
   DIR* dir = ::opendir(dir_.c_str());
   if (!dir) return;
   const int64_t now = std::time(nullptr);

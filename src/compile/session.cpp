@@ -136,10 +136,6 @@ struct Session::Impl {
 
 void Session::Impl::open_onnx() {
 #if defined(RMA_HAVE_ONNX)
-  // Mapped, not copied: hashed on every open, parsed only on a miss.
-  const compile::detail::MappedFile file(path);  // an Error naming the file when unreadable
-  const std::span<const uint8_t> bytes(file.data(), file.size());
-  const std::string model_sha = compile::to_hex(compile::sha256(bytes));
   device = resolve_device(options.device);
 
   compile::CompileOptions co;
@@ -161,6 +157,9 @@ void Session::Impl::open_onnx() {
   compile::CacheConfig config = compile::CacheConfig::from_environment(cache_root_config());
   if (!options.use_cache) config.enabled = false;
   compile::CompileCache cache(config);
+  // Hashed once per version of the file (the cache remembers the digest by
+  // the file's identity); mapped and parsed only on a miss.
+  const std::string model_sha = cache.file_digest(path);
   cache_key = compile::CompileCache::key(model_sha, compile::fingerprint_of(device), co.canonical(),
                                          compile::compiler_version());
   const std::map<std::string, std::string> meta = {{"model", fs::path(path).filename().string()},
@@ -169,6 +168,8 @@ void Session::Impl::open_onnx() {
   // Imports and compiles; the result is kept so a miss needs no reload.
   const auto compile_now = [&]() {
     progress("import", 0.0);
+    const compile::detail::MappedFile file(path);  // an Error naming the file when unreadable
+    const std::span<const uint8_t> bytes(file.data(), file.size());
     graph::OnnxImportOptions io;
     io.external_data_dir = fs::path(path).parent_path().string();
     if (io.external_data_dir.empty()) io.external_data_dir = ".";
@@ -181,9 +182,13 @@ void Session::Impl::open_onnx() {
   if (model) return finish_open(true);  // a miss: compiled just now
 
   try {
+    // The cache checked the entry's SHA-256 as it read it, which covers the
+    // weights: no second pass over them.
+    compile::LoadOptions lo;
+    lo.verify_weights = false;
     model.emplace(CompiledModel::from_bytes(
         std::move(artifact), path + " (compile cache entry " + cache_key.substr(0, 16) + ")",
-        device));
+        device, lo));
     cache_hit = true;
   } catch (const Error& e) {
     // Compiled for another target or damaged: never served, replaced.

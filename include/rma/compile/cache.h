@@ -117,6 +117,14 @@ class CompileCache {
                          const std::map<std::string, std::string>& options,
                          const std::string& compiler_version);
 
+  // SHA-256 (hex) of the file at `path`, remembered in the local folder
+  // ("digests/") by the file's identity — device, inode, size, modification
+  // and status-change times to the nanosecond — so an unchanged model is not
+  // hashed again on each open (a BERT's .onnx is ~90 MB). Any change to
+  // those hashes it again. With the cache off or read-only it just hashes.
+  // Throws Error naming the file when it cannot be read.
+  std::string file_digest(const std::string& path);
+
   // The payload stored under `key`, or nullopt on a miss (absent, expired,
   // corrupt, lifetime 0, cache disabled). Throws Error only for a malformed
   // key; store failures are logged and count as misses.

@@ -13,9 +13,15 @@ namespace rma::compile {
 
 using Digest = std::array<uint8_t, 32>;
 
+// Backed by OpenSSL's libcrypto, which uses the CPU's SHA extensions (or
+// AVX2) where present: ~1.5-2 GB/s against ~200 MB/s for portable C++, and a
+// cache hit hashes the model and the entry (hundreds of MB for a BERT).
 class Sha256 {
  public:
-  Sha256() { reset(); }
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
 
   void reset();
   void update(const void* data, size_t size);
@@ -25,12 +31,7 @@ class Sha256 {
   Digest finish();
 
  private:
-  void compress(const uint8_t* block);
-
-  uint32_t state_[8];
-  uint8_t block_[64];
-  size_t block_used_;
-  uint64_t total_bytes_;
+  void* ctx_;  // EVP_MD_CTX
 };
 
 Digest sha256(std::span<const uint8_t> bytes);
