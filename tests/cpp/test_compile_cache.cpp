@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "rma/compile/cache.h"
+#include "rma/compile/sha256.h"
 #include "rma/error.h"
 
 extern char** environ;
@@ -292,6 +293,44 @@ TEST_F(CompileCacheTest, PutThenGetAndListAndCount) {
   EXPECT_EQ(cache.stat().stores[0].hits, 0u);
   EXPECT_THROW(cache.get("ABC"), Error);
   EXPECT_THROW(cache.put(std::string(64, 'G'), payload), Error);
+}
+
+// A model's digest is remembered by the file's identity: the same answer
+// without hashing again, and a changed file (or a damaged memo) hashes anew.
+TEST_F(CompileCacheTest, FileDigestIsRememberedUntilTheFileChanges) {
+  CompileCache cache(local_config());
+  const std::string model = root_ + "/model.onnx";
+  std::ofstream(model, std::ios::binary) << "first version";
+  const std::string first = cache.file_digest(model);
+  EXPECT_EQ(first, to_hex(sha256_file(model)));
+  const std::vector<std::string> memos = files_in(root_ + "/compiler/digests");
+  ASSERT_EQ(memos.size(), 1u);
+  EXPECT_EQ(cache.file_digest(model), first);
+  // The memo is what answers: a forged digest for the same identity is
+  // served (so an unchanged file is never read), ...
+  const std::string memo = root_ + "/compiler/digests/" + memos[0];
+  std::string line;
+  std::getline(std::ifstream(memo), line);
+  const std::string forged = std::string(64, 'a');
+  std::ofstream(memo) << line.substr(0, line.size() - 64) << forged << "\n";
+  EXPECT_EQ(cache.file_digest(model), forged);
+  // ... but any change to the file hashes it again.
+  std::ofstream(model, std::ios::binary | std::ios::app) << " and more";
+  const std::string second = cache.file_digest(model);
+  EXPECT_EQ(second, to_hex(sha256_file(model)));
+  EXPECT_NE(second, first);
+  // A damaged memo is ignored.
+  std::ofstream(memo) << "garbage\n";
+  EXPECT_EQ(cache.file_digest(model), second);
+  // Clearing the cache forgets the digests; a missing file is an error.
+  cache.clear();
+  EXPECT_FALSE(fs::exists(root_ + "/compiler/digests"));
+  EXPECT_THROW(cache.file_digest(root_ + "/missing.onnx"), Error);
+  // With the cache off nothing is written.
+  CacheConfig off = local_config();
+  off.enabled = false;
+  EXPECT_EQ(CompileCache(off).file_digest(model), second);
+  EXPECT_FALSE(fs::exists(root_ + "/compiler/digests"));
 }
 
 TEST_F(CompileCacheTest, GetOrCompileCompilesOnceAndLogs) {
