@@ -176,7 +176,8 @@ void Runtime::load_plugin_file(const std::string& path) {
   const rma_plugin_api* api = nullptr;
   rma_error err{sizeof(rma_error), RMA_ABI_VERSION, {0}};
   const rma_status st = open(RMA_ABI_VERSION, &host_api_, &api, &err);
-  if (st == RMA_STATUS_NOT_FOUND) return skip(err.message, log::Level::kInfo);
+  // No usable device (no driver, no GPU): quiet; `rma info` lists it with the reason.
+  if (st == RMA_STATUS_NOT_FOUND) return skip(err.message, log::Level::kDebug);
   if (st == RMA_STATUS_ABI_MISMATCH)
     return skip(std::string("ABI mismatch: core speaks ABI v") +
                 std::to_string(RMA_ABI_MIN_VERSION) + "..v" + std::to_string(RMA_ABI_VERSION) +
