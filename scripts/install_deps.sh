@@ -12,7 +12,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
   python3-venv python3-dev
-  libhiredis-dev redis-server libssl-dev
+  libhiredis-dev redis-server libssl-dev libxxhash-dev
   "$@"
 )
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,18 @@ std::string file_token(const struct stat& st) {
 
 // The file's bytes up to its end (at most `limit`).
 std::vector<uint8_t> read_prefix(int fd, const std::string& path, uint64_t limit) {
+  // Large entries: mapped and copied once (no zero-filling of the buffer
+  // first, which cost as much as the read).
+  constexpr uint64_t kMapAbove = uint64_t{1} << 20;
+  if (limit > kMapAbove) {
+    void* m = ::mmap(nullptr, limit, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m != MAP_FAILED) {
+      const auto* b = static_cast<const uint8_t*>(m);
+      std::vector<uint8_t> out(b, b + limit);
+      ::munmap(m, limit);
+      return out;
+    }
+  }
   std::vector<uint8_t> out(limit);
   uint64_t got = 0;
   while (got < limit) {

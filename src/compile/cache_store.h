@@ -22,7 +22,9 @@ namespace rma::compile::detail {
 //  16  created, unix s (u64)  24  payload size (u64)
 //  32  key (32 bytes)      64  SHA-256 over bytes 0-63, metadata and payload
 constexpr size_t kEntryHeaderSize = 96;
-constexpr uint32_t kEntryFormatVersion = 1;
+// 2: the checksum is XXH3-128 (1 held a SHA-256); entries of another
+// version are reported and recompiled like damaged ones.
+constexpr uint32_t kEntryFormatVersion = 2;
 constexpr uint32_t kMaxEntryMetaBytes = 1u << 20;
 
 struct EntryHeader {

