@@ -7,7 +7,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${RMA_VENV:-$root/.venv}"
 reqs=("$@")
-[ ${#reqs[@]} -gt 0 ] || reqs=("$root/scripts/requirements-test.txt")
+nodeps=()
+if [ ${#reqs[@]} -eq 0 ]; then
+  reqs=("$root/scripts/requirements-test.txt")
+  nodeps=("$root/scripts/requirements-nodeps.txt")
+fi
 
 python="$(command -v python3)"
 if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
@@ -18,7 +22,7 @@ if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 
 stamp="$venv/.rma-stamp"
-want="$(cat "${reqs[@]}" | sha256sum | cut -d' ' -f1)"
+want="$(cat "${reqs[@]}" "${nodeps[@]}" | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && grep -qx "$want" "$stamp"; then
   echo "install_python: $venv up to date"
   exit 0
@@ -28,5 +32,8 @@ echo "install_python: installing ${reqs[*]} into $venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 for r in "${reqs[@]}"; do
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$r"
+done
+for r in "${nodeps[@]}"; do
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$r"
 done
 echo "$want" >"$stamp"

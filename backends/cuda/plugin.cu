@@ -801,7 +801,9 @@ const char* op_label(int32_t op) {
                                                    "concat",
                                                    "slice",
                                                    "transpose",
-                                                   "expand"};
+                                                   "expand",
+                                                   "conv2d",
+                                                   "pool2d"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == RMA_OP_COUNT, "one name per op");
   return op >= 0 && op < RMA_OP_COUNT ? kNames[op] : "unknown op";
 }

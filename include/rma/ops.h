@@ -8,6 +8,7 @@
 // Tensor{} (undefined). Semantics: docs/ops.md and include/rma/plugin.h.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -63,8 +64,7 @@ rma_attention_attrs attention_attrs(float scale, bool causal = true, int sliding
 rma_gelu_attrs gelu_attrs(bool approximate_tanh = false);
 rma_moe_gating_attrs moe_gating_attrs(int k, bool renormalize);
 rma_sample_attrs sample_attrs(float temperature = 0.f, int top_k = 0, float top_p = 1.f,
-                              float min_p = 0.f, float repetition_penalty = 1.f,
-                              uint64_t seed = 0);
+                              float min_p = 0.f, float repetition_penalty = 1.f, uint64_t seed = 0);
 // log: log_softmax.
 rma_softmax_attrs softmax_attrs(bool log = false);
 
@@ -82,6 +82,20 @@ rma_slice_attrs slice_attrs(const std::vector<int64_t>& start, const std::vector
                             const std::vector<int64_t>& size);
 rma_transpose_attrs transpose_attrs(const std::vector<int>& perm);
 rma_shape_attrs shape_attrs(const Shape& shape);
+// conv2d / pool2d: pairs are (h, w), pads (top, left, bottom, right).
+rma_conv2d_attrs conv2d_attrs(std::array<int, 2> stride = {1, 1},
+                              std::array<int, 2> dilation = {1, 1},
+                              std::array<int, 4> pad = {0, 0, 0, 0}, int group = 1,
+                              Activation act = Activation::kNone, float act_param = 0.01f);
+rma_pool2d_attrs pool2d_attrs(rma_pool_kind kind, std::array<int, 2> kernel,
+                              std::array<int, 2> stride = {1, 1},
+                              std::array<int, 4> pad = {0, 0, 0, 0},
+                              std::array<int, 2> dilation = {1, 1}, bool ceil_mode = false,
+                              bool count_include_pad = false);
+// The output extent of a conv2d / pool2d window along one axis (the rule in
+// rma/plugin.h); < 1 when not even one window fits.
+int64_t window_out_extent(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                          int64_t pad_begin, int64_t pad_end, bool ceil_mode = false);
 
 namespace ops {
 
@@ -103,15 +117,14 @@ Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, float eps);
 // Returns {q', k'}.
 std::pair<Tensor, Tensor> rope(const Tensor& q, const Tensor& k, const Tensor& positions,
                                const rma_rope_attrs& attrs);
-void fill_kv_cache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
-                   Tensor& k_cache, Tensor& v_cache);
+void fill_kv_cache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping, Tensor& k_cache,
+                   Tensor& v_cache);
 Tensor prefill_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                          const Tensor& cu_seqlens, const rma_attention_attrs& attrs,
                          const Tensor& alibi_slopes = {});
 Tensor paged_decode_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                               const Tensor& block_table, const Tensor& context_lens,
-                              const rma_attention_attrs& attrs,
-                              const Tensor& alibi_slopes = {});
+                              const rma_attention_attrs& attrs, const Tensor& alibi_slopes = {});
 Tensor silu_and_mul(const Tensor& x);
 Tensor gelu_and_mul(const Tensor& x, bool approximate_tanh = false);
 // Output dtype: `out_dtype` when given, else the table's for float tables
@@ -120,8 +133,7 @@ Tensor embedding(const Tensor& ids, const Tensor& table,
                  std::optional<DType> out_dtype = std::nullopt);
 // Returns {weights f32[T,k], ids i32[T,k]}.
 std::pair<Tensor, Tensor> moe_gating_topk_softmax(const Tensor& logits, int k, bool renormalize);
-Tensor sample(const Tensor& logits, const rma_sample_attrs& attrs,
-              const Tensor& prev_tokens = {});
+Tensor sample(const Tensor& logits, const rma_sample_attrs& attrs, const Tensor& prev_tokens = {});
 Tensor softmax(const Tensor& x);
 Tensor log_softmax(const Tensor& x);
 Tensor add(const Tensor& a, const Tensor& b);
@@ -141,6 +153,11 @@ Tensor concat(const std::vector<Tensor>& xs, int axis);
 Tensor slice(const Tensor& x, const rma_slice_attrs& attrs);
 Tensor transpose(const Tensor& x, const std::vector<int>& perm);
 Tensor expand(const Tensor& x, const Shape& shape);
+// x[N, C, H, W], w[M, C/group, kH, kW], bias[M] or Tensor{} -> y[N, M, oH, oW].
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = {},
+              const rma_conv2d_attrs& attrs = conv2d_attrs());
+// x[N, C, H, W] -> y[N, C, oH, oW]: max or average over each window.
+Tensor pool2d(const Tensor& x, const rma_pool2d_attrs& attrs);
 
 }  // namespace ops
 

@@ -141,6 +141,8 @@ typedef enum rma_op {
   RMA_OP_SLICE = 25,     /* x -> y, a strided window                  attrs: rma_slice_attrs */
   RMA_OP_TRANSPOSE = 26, /* x -> y, axes permuted                     attrs: rma_transpose_attrs */
   RMA_OP_EXPAND = 27,    /* x -> y broadcast to a shape               attrs: rma_shape_attrs */
+  RMA_OP_CONV2D = 28,    /* x[N,C,H,W], w[M,C/group,kH,kW], bias[M]? -> y[N,M,oH,oW]  attrs: rma_conv2d_attrs */
+  RMA_OP_POOL2D = 29,    /* x[N,C,H,W] -> y[N,C,oH,oW]                attrs: rma_pool2d_attrs */
   RMA_OP_COUNT
 } rma_op;
 

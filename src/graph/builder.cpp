@@ -263,6 +263,14 @@ Var GraphBuilder::expand(Var x, const std::vector<int64_t>& target) {
   return node(CoreOp::kExpandDynamic, {x, s})[0];
 }
 
+Var GraphBuilder::conv2d(Var x, Var w, Var bias, const rma_conv2d_attrs& attrs) {
+  return node(RMA_OP_CONV2D, {x, w, bias}, abi_bytes(attrs))[0];
+}
+
+Var GraphBuilder::pool2d(Var x, const rma_pool2d_attrs& attrs) {
+  return node(RMA_OP_POOL2D, {x}, abi_bytes(attrs))[0];
+}
+
 // ----------------------------------------------------------------- views
 
 Var GraphBuilder::reshape(Var x, const std::vector<int64_t>& target) {

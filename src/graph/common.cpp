@@ -15,6 +15,10 @@ void fail_node(const std::string& node, const OpKind& op, const std::string& mes
   throw Error(ErrorCode::kInvalidArgument, "node '" + node + "': " + message, op_kind_name(op));
 }
 
+void unsupported_node(const std::string& node, const OpKind& op, const std::string& message) {
+  throw Error(ErrorCode::kUnsupported, "node '" + node + "': " + message, op_kind_name(op));
+}
+
 // -------------------------------------------------------------- attributes
 namespace {
 

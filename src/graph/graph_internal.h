@@ -17,6 +17,10 @@ namespace rma::graph::detail {
 // ------------------------------------------------------------------ errors
 // "node 'fc1': <message>", with the op name as the Error's op.
 [[noreturn]] void fail_node(const std::string& node, const OpKind& op, const std::string& message);
+// The same as a kUnsupported Error: a valid graph asks for something the
+// graph library does not do (shapes that depend on input values).
+[[noreturn]] void unsupported_node(const std::string& node, const OpKind& op,
+                                   const std::string& message);
 
 // -------------------------------------------------------------- attributes
 // Typed reads of core-op attributes; a missing required attribute or a value

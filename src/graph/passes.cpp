@@ -294,7 +294,9 @@ std::vector<PassRun> run_passes(Graph& g, int opt_level) {
                                      {"fuse_rms_norm", fuse_rms_norm},
                                      {"fuse_linear", fuse_linear},
                                      {"fuse_silu_and_mul", fuse_silu_and_mul},
-                                     {"fuse_attention", fuse_attention}};
+                                     {"fuse_attention", fuse_attention},
+                                     {"fold_conv_batch_norm", fold_conv_batch_norm},
+                                     {"fuse_conv_activation", fuse_conv_activation}};
 
   std::vector<Step> pipeline;
   if (opt_level >= 1) pipeline = basic;

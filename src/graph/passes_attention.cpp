@@ -15,6 +15,9 @@
 // and shape simplification then cancels the transposes against the ones
 // the model already had. When B or S are symbols, cu_seqlens is computed
 // from the shapes by host ops that specialize() folds.
+//
+// Attention with another mask stays unfused; its score scale is folded into
+// the linear that makes q (try_fold_scores_scale).
 #include <cmath>
 #include <functional>
 
@@ -216,8 +219,74 @@ bool try_attention(Graph& g, const Matcher& m, NodeId n) {
   return true;
 }
 
+// Attention the fusion above cannot take (a mask computed from the inputs,
+// such as BERT's padding mask from attention_mask, which prefill_attention
+// cannot express) stays batched matmul -> scale -> + mask -> softmax ->
+// matmul. Its scale multiplies all [B, H, S, S] scores; when q is a linear
+// seen through views (reshape to heads, transpose), the scale goes into
+// that linear instead — alpha·c and bias·c, exact up to rounding — and the
+// elementwise pass over the scores disappears.
+bool try_fold_scores_scale(Graph& g, const Matcher& m, NodeId n) {
+  const Node& mul = g.nodes()[n];
+  const bool is_div = Matcher::is_binary(mul, RMA_BINARY_DIV);
+  if (!is_div && !Matcher::is_binary(mul, RMA_BINARY_MUL)) return false;
+  int which = -1;  // the scores operand
+  for (int i = 0; i < 2 && which < 0; ++i)
+    if ((!is_div || i == 0) && m.scalar(mul.inputs[1 - i])) which = i;
+  if (which < 0) return false;
+  const double c = *m.scalar(mul.inputs[1 - which]);
+  const double factor = is_div ? 1.0 / c : c;
+  const ValueId scores = mul.inputs[which], result = mul.outputs[0];
+  if (!std::isfinite(factor) || factor == 0 || g.is_output(result) ||
+      g.value(result).shape != g.value(scores).shape ||
+      g.value(result).dtype != g.value(scores).dtype)
+    return false;
+  const Node* qk = m.producer(scores);
+  if (!qk || !m.single_use(scores) || !Matcher::is_op(*qk, RMA_OP_MATMUL) ||
+      g.value(scores).shape.size() != 4)
+    return false;
+  // Back from q through single-use views to the linear.
+  ValueId q = qk->inputs[0];
+  const Node* lin = nullptr;
+  for (int steps = 0; steps < 4 && !lin; ++steps) {
+    const Node* p = m.producer(q);
+    if (!p || !m.single_use(q)) return false;
+    const CoreOp* core = std::get_if<CoreOp>(&p->op);
+    if (Matcher::is_op(*p, RMA_OP_LINEAR)) {
+      lin = p;
+    } else if (Matcher::is_op(*p, RMA_OP_TRANSPOSE) || (core && is_view(*core))) {
+      q = p->inputs[0];
+    } else {
+      return false;
+    }
+  }
+  if (!lin || !is_float(g.value(q).dtype)) return false;
+  rma_linear_attrs attrs = lin->attrs_as<rma_linear_attrs>();
+  if (attrs.activation != RMA_ACT_NONE) return false;  // act(z)·c != act(z·c)
+  const bool has_bias = lin->inputs.size() > 2 && lin->inputs[2] != kNoValue;
+  if (has_bias && !g.value(lin->inputs[2]).constant) return false;
+  const NodeId lin_id = g.value(q).producer;
+  attrs.alpha = static_cast<float>(attrs.alpha * factor);
+  std::optional<ValueId> bias;
+  if (has_bias) {
+    const Value& b = g.value(lin->inputs[2]);
+    std::vector<double> scaled = detail::tensor_doubles(*b.constant);
+    for (double& v : scaled) v *= factor;
+    const Tensor t = detail::host_values(scaled, b.constant->shape(), b.dtype);
+    bias = pass::add_constant(g, b.name + ".scaled", t);  // may move g's values
+  }
+  Node& mut = g.mutable_nodes()[lin_id];
+  mut.abi_attrs = abi_bytes(attrs);
+  if (bias) mut.inputs[2] = *bias;
+  g.replace_uses(result, scores);
+  return true;
+}
+
 }  // namespace
 
-int fuse_attention(Graph& g) { return pass::rewrite_all(g, try_attention); }
+// Fused attention first: the scale fold is for what remains.
+int fuse_attention(Graph& g) {
+  return pass::rewrite_all(g, try_attention) + pass::rewrite_all(g, try_fold_scores_scale);
+}
 
 }  // namespace rma::graph

@@ -1,5 +1,6 @@
 // Fusions into Tier-1 ops: GELU and SiLU patterns, LayerNorm and RMSNorm
-// patterns, MatMul(+bias)(+activation) -> linear, act(x1)·x2 on halves of
+// patterns, MatMul(+bias)(+activation) -> linear, linear + activation ->
+// linear with that epilogue, act(x1)·x2 on halves of
 // one tensor -> silu_and_mul / gelu_and_mul.
 //
 // A match holds value ids only; the rewrite appends the fused node, points
@@ -441,6 +442,32 @@ bool try_linear(Graph& g, const Matcher& m, NodeId n) {
   return true;
 }
 
+// A linear without an activation (from Gemm, or fused above without one)
+// followed by an activation it can apply: the activation becomes the
+// linear's epilogue, saving one pass over the output.
+bool try_linear_epilogue(Graph& g, const Matcher& m, NodeId n) {
+  const Node& lin = g.nodes()[n];
+  if (!Matcher::is_op(lin, RMA_OP_LINEAR) || lin.outputs.size() != 1) return false;
+  rma_linear_attrs attrs = lin.attrs_as<rma_linear_attrs>();
+  if (attrs.activation != RMA_ACT_NONE) return false;
+  const ValueId out = lin.outputs[0];
+  const Node* act_node = m.only_user(out);
+  if (!act_node) return false;
+  float param = 0.01f;
+  const std::optional<Activation> act = epilogue_of(*act_node, &param);
+  if (!act) return false;
+  const ValueId result = act_node->outputs[0];
+  const Value &ov = g.value(out), &rv = g.value(result);
+  if (rv.dtype != ov.dtype || rv.shape != ov.shape) return false;
+  attrs.activation = static_cast<int32_t>(*act);
+  attrs.activation_param = param;
+  const std::string base = act_node->name + "/fused";
+  const std::vector<ValueId> inputs = lin.inputs;  // adding a node may move `lin`
+  const ValueId fused = pass::add(g, base, RMA_OP_LINEAR, inputs, abi_bytes(attrs));
+  g.replace_uses(result, fused);
+  return true;
+}
+
 // -------------------------------------------------- silu_and_mul, gelu_and_mul
 
 // `v` as one half of a tensor's last axis: (the tensor, 0 or 1).
@@ -531,7 +558,11 @@ int fuse_gelu(Graph& g) {
 int fuse_silu(Graph& g) { return pass::rewrite_all(g, try_silu); }
 int fuse_layer_norm(Graph& g) { return pass::rewrite_all(g, try_layer_norm); }
 int fuse_rms_norm(Graph& g) { return pass::rewrite_all(g, try_rms_norm); }
-int fuse_linear(Graph& g) { return pass::rewrite_all(g, try_linear); }
+int fuse_linear(Graph& g) {
+  return pass::rewrite_all(g, [](Graph& gr, const Matcher& m, NodeId n) {
+    return try_linear(gr, m, n) || try_linear_epilogue(gr, m, n);
+  });
+}
 int fuse_silu_and_mul(Graph& g) { return pass::rewrite_all(g, try_act_and_mul); }
 
 }  // namespace rma::graph

@@ -29,6 +29,11 @@ struct Ctx {
   const std::vector<std::string>& out_names;
 
   [[noreturn]] void fail(const std::string& message) const { fail_node(node, op, message); }
+  // A valid graph the library cannot type: a result rank that depends on
+  // input values.
+  [[noreturn]] void unsupported(const std::string& message) const {
+    unsupported_node(node, op, message);
+  }
 
   const Value* in(size_t i) const {
     return i < inputs.size() && inputs[i] != kNoValue ? &g.value(inputs[i]) : nullptr;
@@ -189,6 +194,61 @@ std::vector<ValueType> act_and_mul(const Ctx& c) {
     y.back() = Dim::of(last.value / 2);
   } else {
     y.back() = dim_div(last, Dim::of(2)).value_or(c.fresh(0, static_cast<int>(y.size()) - 1));
+  }
+  return {{x.dtype, y}};
+}
+
+// conv2d / pool2d over symbolic shapes: N passes through, the channels come
+// from w (conv2d) or x (pool2d), and an output extent is computed where its
+// input extent is known, else it is a fresh symbol. The kernel must be
+// static.
+std::vector<ValueType> window_op(const Ctx& c, rma_op op) {
+  expect_float(c, 0, "x");
+  expect_rank(c, 0, "x", 4);
+  const Value& x = c.req(0, "x");
+  Dim channels = x.shape[1];
+  int64_t kernel[2] = {1, 1};
+  const int32_t *stride = nullptr, *dilation = nullptr, *pad = nullptr;
+  bool ceil_mode = false;
+  if (op == RMA_OP_CONV2D) {
+    const auto& a = c.abi_as<rma_conv2d_attrs>();
+    expect_rank(c, 1, "w", 4);
+    expect_dtype(c, 1, "w", x.dtype);
+    const Value& w = c.req(1, "w");
+    if (!w.shape[2].known() || !w.shape[3].known())
+      c.unsupported("w: the kernel extents kH, kW must be static, got " + to_string(w.shape));
+    if (a.group < 1) c.fail("attribute 'group': expected >= 1, got " + std::to_string(a.group));
+    if (x.shape[1].known() && w.shape[1].known() && x.shape[1].value != w.shape[1].value * a.group)
+      c.fail("w: expected C/group = " + std::to_string(x.shape[1].value) + " / " +
+             std::to_string(a.group) + " in dim 1, got shape " + to_string(w.shape));
+    kernel[0] = w.shape[2].value;
+    kernel[1] = w.shape[3].value;
+    channels = w.shape[0];
+    stride = a.stride;
+    dilation = a.dilation;
+    pad = a.pad;
+  } else {
+    const auto& a = c.abi_as<rma_pool2d_attrs>();
+    kernel[0] = a.kernel[0];
+    kernel[1] = a.kernel[1];
+    stride = a.stride;
+    dilation = a.dilation;
+    pad = a.pad;
+    ceil_mode = a.ceil_mode != 0;
+  }
+  SymShape y = {x.shape[0], channels};
+  for (int i = 0; i < 2; ++i) {
+    const Dim in = x.shape[2 + i];
+    if (!in.known()) {
+      y.push_back(c.fresh(0, 2 + i));
+      continue;
+    }
+    const int64_t out = window_out_extent(in.value, kernel[i], stride[i], dilation[i], pad[i],
+                                          pad[i + 2], ceil_mode);
+    if (out < 1)
+      c.fail(std::string("x: no window of kernel ") + std::to_string(kernel[i]) + " fits along " +
+             (i ? "W" : "H") + " in " + to_string(x.shape) + " with its stride, dilation and pads");
+    y.push_back(Dim::of(out));
   }
   return {{x.dtype, y}};
 }
@@ -380,6 +440,9 @@ std::vector<ValueType> interface_symbolic(const Ctx& c, rma_op op) {
       broadcast(c, x.shape, y, 0);
       return {{x.dtype, y}};
     }
+    case RMA_OP_CONV2D:
+    case RMA_OP_POOL2D:
+      return window_op(c, op);
     default:
       c.fail("unknown op");
   }
@@ -501,7 +564,7 @@ std::vector<ValueType> core_op(const Ctx& c, CoreOp op) {
         if (auto target = c.const_ints(1))
           return {{x.dtype, reshape_target(c, x.shape, *target, allowzero)}};
         if (auto dims = shape_of_shape(c, 1)) return {{x.dtype, *dims}};
-        if (!shape->shape[0].known()) c.fail("input 1 (shape) has an unknown length");
+        if (!shape->shape[0].known()) c.unsupported("input 1 (shape) has an unknown length");
         SymShape y;
         for (int i = 0; i < shape->shape[0].value; ++i) y.push_back(c.fresh(0, i));
         return {{x.dtype, y}};
@@ -578,7 +641,7 @@ std::vector<ValueType> core_op(const Ctx& c, CoreOp op) {
       }
       if (auto dims = shape_of_shape(c, 0)) return {{dtype, *dims}};
       const Dim len = c.req(0, "shape").shape[0];
-      if (!len.known()) c.fail("input 0 (shape) has an unknown length");
+      if (!len.known()) c.unsupported("input 0 (shape) has an unknown length");
       SymShape y;
       for (int i = 0; i < len.value; ++i) y.push_back(c.fresh(0, i));
       return {{dtype, y}};
@@ -657,7 +720,7 @@ std::vector<ValueType> core_op(const Ctx& c, CoreOp op) {
         return {{x.dtype, broadcast(c, x.shape, sym_shape(*target), 0)}};
       if (auto dims = shape_of_shape(c, 1)) return {{x.dtype, broadcast(c, x.shape, *dims, 0)}};
       const Dim len = c.req(1, "shape").shape[0];
-      if (!len.known()) c.fail("input 1 (shape) has an unknown length");
+      if (!len.known()) c.unsupported("input 1 (shape) has an unknown length");
       const size_t rank = std::max<size_t>(x.shape.size(), static_cast<size_t>(len.value));
       SymShape y(rank);
       for (size_t i = 0; i < rank; ++i) {
@@ -686,7 +749,7 @@ std::vector<ValueType> core_op(const Ctx& c, CoreOp op) {
               y.push_back(c.fresh(0, static_cast<int>(d)));
             return {{out, y}};
           }
-          c.fail("axes are not constant and keepdims is 0: the output rank is unknown");
+          c.unsupported("axes are not constant and keepdims is 0: the output rank is unknown");
         }
       } else {
         axes = a.ints("axes", std::vector<int64_t>{});
@@ -780,7 +843,8 @@ int num_outputs(const Graph& g, const std::string& node, const OpKind& op,
     if (split.shape.size() == 1 && split.shape[0].known())
       return static_cast<int>(split.shape[0].value);
     if (a.has("num_outputs")) return static_cast<int>(a.integer("num_outputs"));
-    fail_node(node, op, "input 1 (split) has an unknown length and 'num_outputs' is not given");
+    unsupported_node(node, op,
+                     "input 1 (split) has an unknown length and 'num_outputs' is not given");
   }
   const int64_t n = a.integer("num_outputs");
   if (n < 1 || n > 1024)

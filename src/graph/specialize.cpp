@@ -137,11 +137,11 @@ class Specializer {
                                size_t first_param) const {
     for (size_t i = first_param; i < inputs.size(); ++i)
       if (inputs[i] != kNoValue && !out_.value(inputs[i]).constant)
-        detail::fail_node(node.name, node.op,
-                          "parameter input " + std::to_string(i) + " ('" +
-                              out_.value(inputs[i]).name +
-                              "') depends on the values of graph inputs, not only on their "
-                              "shapes, so the graph cannot be specialized");
+        detail::unsupported_node(node.name, node.op,
+                                 "parameter input " + std::to_string(i) + " ('" +
+                                     out_.value(inputs[i]).name +
+                                     "') depends on the values of graph inputs, not only on their "
+                                     "shapes, so the graph cannot be specialized");
   }
 
   void lower(const Node& node) {

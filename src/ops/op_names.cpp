@@ -23,7 +23,9 @@ const std::array<OpTable, RMA_OP_COUNT>& table() {
       {"layer_norm", {"x", "w", "b?"}, {"y"}, sizeof(rma_norm_attrs)},
       {"rope", {"q", "k", "positions"}, {"q_out", "k_out"}, sizeof(rma_rope_attrs)},
       {"fill_kv_cache", {"k", "v", "slot_mapping"}, {"k_cache", "v_cache"}, 0},
-      {"prefill_attention", {"q", "k", "v", "cu_seqlens", "alibi_slopes?"}, {"o"},
+      {"prefill_attention",
+       {"q", "k", "v", "cu_seqlens", "alibi_slopes?"},
+       {"o"},
        sizeof(rma_attention_attrs)},
       {"paged_decode_attention",
        {"q", "k_cache", "v_cache", "block_table", "context_lens", "alibi_slopes?"},
@@ -48,6 +50,8 @@ const std::array<OpTable, RMA_OP_COUNT>& table() {
       {"slice", {"x"}, {"y"}, sizeof(rma_slice_attrs)},
       {"transpose", {"x"}, {"y"}, sizeof(rma_transpose_attrs)},
       {"expand", {"x"}, {"y"}, sizeof(rma_shape_attrs)},
+      {"conv2d", {"x", "w", "bias?"}, {"y"}, sizeof(rma_conv2d_attrs)},
+      {"pool2d", {"x"}, {"y"}, sizeof(rma_pool2d_attrs)},
   }};
   return t;
 }

@@ -194,6 +194,48 @@ rma_shape_attrs shape_attrs(const Shape& shape) {
   return a;
 }
 
+rma_conv2d_attrs conv2d_attrs(std::array<int, 2> stride, std::array<int, 2> dilation,
+                              std::array<int, 4> pad, int group, Activation act, float act_param) {
+  auto a = header<rma_conv2d_attrs>();
+  for (int i = 0; i < 2; ++i) {
+    a.stride[i] = stride[i];
+    a.dilation[i] = dilation[i];
+  }
+  for (int i = 0; i < 4; ++i) a.pad[i] = pad[i];
+  a.group = group;
+  a.activation = static_cast<int32_t>(act);
+  a.activation_param = act_param;
+  return a;
+}
+
+rma_pool2d_attrs pool2d_attrs(rma_pool_kind kind, std::array<int, 2> kernel,
+                              std::array<int, 2> stride, std::array<int, 4> pad,
+                              std::array<int, 2> dilation, bool ceil_mode, bool count_include_pad) {
+  auto a = header<rma_pool2d_attrs>();
+  a.kind = kind;
+  for (int i = 0; i < 2; ++i) {
+    a.kernel[i] = kernel[i];
+    a.stride[i] = stride[i];
+    a.dilation[i] = dilation[i];
+  }
+  for (int i = 0; i < 4; ++i) a.pad[i] = pad[i];
+  a.ceil_mode = ceil_mode;
+  a.count_include_pad = count_include_pad;
+  return a;
+}
+
+int64_t window_out_extent(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                          int64_t pad_begin, int64_t pad_end, bool ceil_mode) {
+  if (stride < 1) return 0;
+  const int64_t span = dilation * (kernel - 1) + 1;
+  const int64_t room = in + pad_begin + pad_end - span;
+  if (room < 0) return 0;
+  int64_t out = (ceil_mode ? (room + stride - 1) / stride : room / stride) + 1;
+  // ceil_mode: a last window starting inside the end padding is dropped.
+  if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;
+  return out;
+}
+
 namespace ops {
 namespace {
 
@@ -347,6 +389,14 @@ Tensor transpose(const Tensor& x, const std::vector<int>& perm) {
 Tensor expand(const Tensor& x, const Shape& shape) {
   const rma_shape_attrs attrs = shape_attrs(shape);
   return first(run(RMA_OP_EXPAND, {x}, &attrs));
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const rma_conv2d_attrs& attrs) {
+  return first(run(RMA_OP_CONV2D, {x, w, bias}, &attrs));
+}
+
+Tensor pool2d(const Tensor& x, const rma_pool2d_attrs& attrs) {
+  return first(run(RMA_OP_POOL2D, {x}, &attrs));
 }
 
 }  // namespace ops

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rma/dtype.h"
@@ -218,8 +219,7 @@ std::vector<TensorDesc> infer_linear_like(const Call& c, bool quantized) {
   if (a.struct_size >= offsetof(rma_linear_attrs, precision) + sizeof(a.precision) &&
       a.precision != RMA_PRECISION_ACCURATE && a.precision != RMA_PRECISION_FAST)
     fail_attr(c.op, "precision",
-              "expected an rma_precision (0: accurate, 1: fast), got " +
-                  str(int64_t{a.precision}));
+              "expected an rma_precision (0: accurate, 1: fast), got " + str(int64_t{a.precision}));
   expect_bool_attr(c.op, "trans_a", a.trans_a);
   expect_bool_attr(c.op, "trans_b", a.trans_b);
   if (a.activation < RMA_ACT_NONE || a.activation > RMA_ACT_TANH)
@@ -322,8 +322,11 @@ void check_rope_attrs(rma_op op, const rma_rope_attrs& a, int64_t d) {
     fail_attr(op, "rotary_dim", "0 means D, which must then be even; got D = " + str(d));
   expect_positive_attr(op, "theta", a.theta);
   switch (a.scaling) {
-    case RMA_ROPE_SCALING_NONE: break;
-    case RMA_ROPE_SCALING_LINEAR: expect_positive_attr(op, "factor", a.factor); break;
+    case RMA_ROPE_SCALING_NONE:
+      break;
+    case RMA_ROPE_SCALING_LINEAR:
+      expect_positive_attr(op, "factor", a.factor);
+      break;
     case RMA_ROPE_SCALING_LLAMA3:
       expect_positive_attr(op, "factor", a.factor);
       expect_positive_attr(op, "low_freq_factor", a.low_freq_factor);
@@ -336,7 +339,8 @@ void check_rope_attrs(rma_op op, const rma_rope_attrs& a, int64_t d) {
         fail_attr(op, "original_max_position",
                   "expected > 0, got " + str(int64_t{a.original_max_position}));
       break;
-    case RMA_ROPE_SCALING_YARN: fail_attr(op, "scaling", "yarn (3) is not supported in ABI v1");
+    case RMA_ROPE_SCALING_YARN:
+      fail_attr(op, "scaling", "yarn (3) is not supported in ABI v1");
     default:
       fail_attr(op, "scaling",
                 "expected 0 (none), 1 (linear) or 2 (llama3), got " + str(int64_t{a.scaling}));
@@ -846,6 +850,108 @@ std::vector<TensorDesc> infer_expand(const Call& c) {
   return {{y, x.dtype()}};
 }
 
+// The window attributes conv2d and pool2d share: stride and dilation >= 1,
+// pads >= 0 (pool2d also bounds each pad by its window).
+void expect_window_attrs(rma_op op, const int32_t stride[2], const int32_t dilation[2],
+                         const int32_t pad[4]) {
+  static constexpr const char* kStride[] = {"stride[0]", "stride[1]"};
+  static constexpr const char* kDilation[] = {"dilation[0]", "dilation[1]"};
+  static constexpr const char* kPad[] = {"pad[0]", "pad[1]", "pad[2]", "pad[3]"};
+  for (int i = 0; i < 2; ++i) {
+    if (stride[i] < 1) fail_attr(op, kStride[i], "expected >= 1, got " + str(int64_t{stride[i]}));
+    if (dilation[i] < 1)
+      fail_attr(op, kDilation[i], "expected >= 1, got " + str(int64_t{dilation[i]}));
+  }
+  for (int i = 0; i < 4; ++i)
+    if (pad[i] < 0)
+      fail_attr(op, kPad[i],
+                "expected >= 0 (pads are top, left, bottom, right), got " + str(int64_t{pad[i]}));
+}
+
+// y's spatial extents [oH, oW] from x [N, C, H, W] and a window of
+// kernel[2]; each must be >= 1.
+std::pair<int64_t, int64_t> window_out(const Arg& x, const int64_t kernel[2],
+                                       const int32_t stride[2], const int32_t dilation[2],
+                                       const int32_t pad[4], bool ceil_mode) {
+  int64_t out[2];
+  for (int i = 0; i < 2; ++i) {
+    out[i] = window_out_extent(x.dim(2 + i), kernel[i], stride[i], dilation[i], pad[i], pad[i + 2],
+                               ceil_mode);
+    if (out[i] < 1)
+      fail(x, std::string("no window fits along ") + (i ? "W" : "H") + ": extent " +
+                  str(x.dim(2 + i)) + " + pads " + str(int64_t{pad[i]}) + ", " +
+                  str(int64_t{pad[i + 2]}) +
+                  " is less than the window span dilation * (kernel - 1) + 1 = " +
+                  str(int64_t{dilation[i]} * (kernel[i] - 1) + 1) + " (x is " +
+                  to_string(x.shape()) + ")");
+  }
+  return {out[0], out[1]};
+}
+
+std::vector<TensorDesc> infer_conv2d(const Call& c) {
+  const Arg &x = c.in[0], &w = c.in[1], &bias = c.in[2];
+  const auto& a = get_attrs<rma_conv2d_attrs>(c.op, c.attrs, "rma_conv2d_attrs");
+  expect_window_attrs(c.op, a.stride, a.dilation, a.pad);
+  if (a.group < 1) fail_attr(c.op, "group", "expected >= 1, got " + str(int64_t{a.group}));
+  if (a.activation < RMA_ACT_NONE || a.activation > RMA_ACT_TANH)
+    fail_attr(c.op, "activation",
+              "expected an rma_activation (0..7), got " + str(int64_t{a.activation}));
+  if (a.activation == RMA_ACT_LEAKY_RELU)
+    expect_finite_attr(c.op, "activation_param", a.activation_param);
+  expect_float(x);
+  expect_shape(x, {"N", "C", "H", "W"});
+  expect_same_dtype(w, x);
+  expect_shape(w, {"M", "C/group", "kH", "kW"});
+  const int64_t channels = x.dim(1), filters = w.dim(0);
+  if (channels % a.group != 0)
+    fail_attr(c.op, "group",
+              "expected a divisor of C = " + str(channels) + " (x is " + to_string(x.shape()) +
+                  "), got " + str(int64_t{a.group}));
+  if (filters % a.group != 0)
+    fail_attr(c.op, "group",
+              "expected a divisor of M = " + str(filters) + " (w is " + to_string(w.shape()) +
+                  "), got " + str(int64_t{a.group}));
+  if (w.dim(1) != channels / a.group)
+    fail(w, "expected C/group = " + str(channels) + " / " + str(int64_t{a.group}) + " = " +
+                str(channels / a.group) + " in dim 1, got shape " + to_string(w.shape()));
+  if (w.dim(2) < 1 || w.dim(3) < 1)
+    fail(w, "expected kH, kW >= 1, got shape " + to_string(w.shape()));
+  if (bias.present()) {
+    expect_same_dtype(bias, x);
+    expect_shape(bias, {Dim(filters)}, "M, filters of w");
+  }
+  const int64_t kernel[2] = {w.dim(2), w.dim(3)};
+  const auto [oh, ow] = window_out(x, kernel, a.stride, a.dilation, a.pad, false);
+  return {{{x.dim(0), filters, oh, ow}, x.dtype()}};
+}
+
+std::vector<TensorDesc> infer_pool2d(const Call& c) {
+  const Arg& x = c.in[0];
+  const auto& a = get_attrs<rma_pool2d_attrs>(c.op, c.attrs, "rma_pool2d_attrs");
+  expect_kind(c.op, a.kind, RMA_POOL_COUNT, "rma_pool_kind");
+  expect_window_attrs(c.op, a.stride, a.dilation, a.pad);
+  expect_bool_attr(c.op, "ceil_mode", a.ceil_mode);
+  expect_bool_attr(c.op, "count_include_pad", a.count_include_pad);
+  static constexpr const char* kKernel[] = {"kernel[0]", "kernel[1]"};
+  static constexpr const char* kPad[] = {"pad[0]", "pad[1]", "pad[2]", "pad[3]"};
+  for (int i = 0; i < 2; ++i)
+    if (a.kernel[i] < 1)
+      fail_attr(c.op, kKernel[i], "expected >= 1, got " + str(int64_t{a.kernel[i]}));
+  // A pad as wide as the window would allow a window of padding only.
+  for (int i = 0; i < 4; ++i) {
+    const int64_t span = int64_t{a.dilation[i % 2]} * (a.kernel[i % 2] - 1) + 1;
+    if (a.pad[i] >= span)
+      fail_attr(c.op, kPad[i],
+                "expected < the window span dilation * (kernel - 1) + 1 = " + str(span) + ", got " +
+                    str(int64_t{a.pad[i]}));
+  }
+  expect_float(x);
+  expect_shape(x, {"N", "C", "H", "W"});
+  const int64_t kernel[2] = {a.kernel[0], a.kernel[1]};
+  const auto [oh, ow] = window_out(x, kernel, a.stride, a.dilation, a.pad, a.ceil_mode != 0);
+  return {{{x.dim(0), x.dim(1), oh, ow}, x.dtype()}};
+}
+
 // In op id order (rma_op).
 // clang-format off
 constexpr InferFn kInfer[] = {
@@ -858,7 +964,8 @@ constexpr InferFn kInfer[] = {
     infer_unary,         infer_binary,            infer_matmul,
     infer_reduce,        infer_cast,              infer_where,
     infer_gather,        infer_concat,            infer_slice,
-    infer_transpose,     infer_expand,
+    infer_transpose,     infer_expand,            infer_conv2d,
+    infer_pool2d,
 };
 // clang-format on
 static_assert(std::size(kInfer) == RMA_OP_COUNT, "one schema per op");

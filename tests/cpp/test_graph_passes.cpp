@@ -335,6 +335,45 @@ TEST(GraphPasses, LinearNeedsConstantWeightsAndKeepsSharedValues) {
   EXPECT_EQ(count_unary(f, RMA_UNARY_RELU), 1);
 }
 
+// A linear as the importer makes it from Gemm, followed by an activation:
+// before, linear then unary; after, one linear with the activation as its
+// epilogue. Not when the linear's output is read elsewhere or it already
+// has an activation.
+TEST(GraphPasses, FuseActivationIntoGemmLinear) {
+  for (const auto& [kind, act] : std::vector<std::pair<rma_unary_kind, Activation>>{
+           {RMA_UNARY_RELU, Activation::kRelu}, {RMA_UNARY_LEAKY_RELU, Activation::kLeakyRelu}}) {
+    GraphBuilder b;
+    const Var x = b.input("x", DType::kF32, {Dim::sym("batch"), Dim::of(8)});
+    const Var w = b.constant("w", random_f32({5, 8}, 31));  // [N, K]
+    const Var bias = b.constant("bias", random_f32({5}, 32));
+    b.output(b.unary(kind, b.linear(x, w, bias), 0.2f), "y");
+    const Graph before = b.build();
+    ASSERT_EQ(count_op(before, RMA_OP_LINEAR), 1);
+    ASSERT_EQ(count_op(before, RMA_OP_UNARY), 1);
+    const Graph f = check_pass(before, fuse_linear, {{random_f32({3, 8}, 33, -2.f, 2.f)}}, 1);
+    ASSERT_EQ(f.nodes().size(), 1u) << f.summary();
+    const auto& a = f.nodes()[0].attrs_as<rma_linear_attrs>();
+    EXPECT_EQ(a.activation, static_cast<int32_t>(act));
+    if (act == Activation::kLeakyRelu) {
+      EXPECT_FLOAT_EQ(a.activation_param, 0.2f);
+    }
+    EXPECT_EQ(f.nodes()[0].inputs.size(), 3u);  // the bias kept
+    EXPECT_EQ(f.outputs().size(), 1u);
+  }
+  {
+    GraphBuilder b;
+    const Var x = b.input("x", DType::kF32, {Dim::of(2), Dim::of(8)});
+    const Var l1 = b.linear(x, b.constant("w1", random_f32({4, 8}, 34)));
+    const Var l2 = b.linear(x, b.constant("w2", random_f32({4, 8}, 35)), {}, Activation::kGelu);
+    b.output(l1);  // read elsewhere: the relu stays
+    b.output(b.relu(l1));
+    b.output(b.relu(l2));  // already has an activation
+    Graph f = b.build();
+    EXPECT_EQ(fuse_linear(f), 0) << f.summary();
+    EXPECT_EQ(count_unary(f, RMA_UNARY_RELU), 2);
+  }
+}
+
 // ------------------------------------------------------------ silu_and_mul
 
 TEST(GraphPasses, FuseSiluAndMulOnHalves) {
@@ -435,6 +474,53 @@ TEST(GraphPasses, FuseAttentionCausalMask) {
   b.output(attention_block(b, x, 16, 4, odd, 50));
   Graph g = b.build();
   EXPECT_EQ(fuse_attention(g), 0);
+}
+
+// BERT's padding mask is computed from the attention_mask input, which
+// prefill_attention cannot express: the attention stays matmul -> softmax ->
+// matmul with the mask added, and the score scale moves into the q linear.
+TEST(GraphPasses, AttentionWithAnInputMaskFoldsTheScaleIntoQ) {
+  const int64_t e = 16, h = 2, d = e / h;
+  auto build = [&](bool scale_by_mul) {
+    GraphBuilder b;
+    const Var x = b.input("x", DType::kF32, {Dim::sym("batch"), Dim::sym("seq"), Dim::of(e)});
+    const Var mask =
+        b.input("mask", DType::kF32, {Dim::sym("batch"), Dim::of(1), Dim::of(1), Dim::sym("seq")});
+    auto proj = [&](uint32_t s) {
+      return b.add(b.matmul(x, b.constant(random_f32({e, e}, s).to_vector<float>(), {e, e})),
+                   b.constant(random_f32({e}, s + 100).to_vector<float>(), {e}));
+    };
+    const Var q = b.transpose(b.reshape(proj(80), {0, 0, h, d}), {0, 2, 1, 3});
+    const Var kt = b.transpose(b.reshape(proj(81), {0, 0, h, d}), {0, 2, 3, 1});
+    const Var v = b.transpose(b.reshape(proj(82), {0, 0, h, d}), {0, 2, 1, 3});
+    const Var qk = b.matmul(q, kt);
+    const Var scaled = scale_by_mul ? b.mul(qk, b.scalar(1 / std::sqrt(double(d))))
+                                    : b.div(qk, b.scalar(std::sqrt(double(d))));
+    const Var o = b.matmul(b.softmax(b.add(scaled, mask)), v);
+    b.output(b.reshape(b.transpose(o, {0, 2, 1, 3}), {0, 0, e}), "y");
+    return b.build();
+  };
+  // Padding: the second sequence keeps 3 of 5 keys.
+  std::vector<float> m(2 * 5, 0.f);
+  m[5 + 3] = m[5 + 4] = -3.4e38f;
+  const Tensor mask = Tensor::from_vector(m, {2, 1, 1, 5}, DType::kF32, cpu());
+  for (const bool by_mul : {true, false}) {
+    const Graph g = build(by_mul);
+    Graph f = g;
+    run_passes(f, 2);
+    expect_close(run(g, {random_f32({2, 5, e}, 83), mask}),
+                 run(f, {random_f32({2, 5, e}, 83), mask}), 1e-4f);
+    EXPECT_EQ(count_op(f, RMA_OP_PREFILL_ATTENTION), 0) << f.summary();
+    EXPECT_EQ(count_op(f, RMA_OP_MATMUL), 2) << f.summary();
+    EXPECT_EQ(count_op(f, RMA_OP_SOFTMAX), 1) << f.summary();
+    EXPECT_EQ(count_op(f, RMA_OP_BINARY), 1) << f.summary();  // the mask add only
+    int scaled_linears = 0;
+    for (const Node& n : f.nodes())
+      if (n.op == OpKind(RMA_OP_LINEAR))
+        scaled_linears +=
+            std::fabs(n.attrs_as<rma_linear_attrs>().alpha - 1 / std::sqrt(8.f)) < 1e-6f;
+    EXPECT_EQ(scaled_linears, 1) << f.summary();
+  }
 }
 
 // ------------------------------------------------------------- pipelines

@@ -433,9 +433,116 @@ def unsupported_op():
     return Case("unsupported_op", model, expect_error=["Det", "opset 13", "the_det_node"])
 
 
+def small_cnn():
+    """A small CNN over [batch, 3, 32, 32]: conv 3x3 + BatchNormalization +
+    relu, maxpool, depthwise conv, 1x1 conv, average pool, a strided SAME
+    conv, global average pool, flatten and a Gemm classifier."""
+    r = rng(20)
+
+    def w(*shape, scale=0.3):
+        return r.normal(0, scale, shape).astype(np.float32)
+
+    n = [
+        node("Conv", ["x", "c1_w", "c1_b"], ["c1"], pads=[1, 1, 1, 1]),
+        node("BatchNormalization", ["c1", "bn_scale", "bn_b", "bn_mean", "bn_var"], ["bn"],
+             epsilon=1e-5),
+        node("Relu", ["bn"], ["r1"]),
+        node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        node("Conv", ["p1", "dw_w", "dw_b"], ["dw"], group=16, pads=[1, 1, 1, 1]),
+        node("Relu", ["dw"], ["r2"]),
+        node("Conv", ["r2", "pw_w", "pw_b"], ["pw"]),
+        node("Sigmoid", ["pw"], ["r3"]),
+        node("AveragePool", ["r3"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
+        node("Conv", ["p2", "c4_w"], ["c4"], strides=[2, 2], auto_pad="SAME_UPPER",
+             kernel_shape=[3, 3]),
+        node("LeakyRelu", ["c4"], ["r4"], alpha=0.1),
+        node("GlobalAveragePool", ["r4"], ["gap"]),
+        node("Flatten", ["gap"], ["flat"]),
+        node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1),
+    ]
+    inits = [init("c1_w", w(16, 3, 3, 3)), init("c1_b", w(16, scale=0.1)),
+             init("bn_scale", r.uniform(0.5, 1.5, 16).astype(np.float32)),
+             init("bn_b", w(16, scale=0.1)), init("bn_mean", w(16, scale=0.2)),
+             init("bn_var", r.uniform(0.5, 2.0, 16).astype(np.float32)),
+             init("dw_w", w(16, 1, 3, 3)), init("dw_b", w(16, scale=0.1)),
+             init("pw_w", w(32, 16, 1, 1)), init("pw_b", w(32, scale=0.1)),
+             init("c4_w", w(32, 32, 3, 3, scale=0.1)),
+             init("fc_w", w(10, 32)), init("fc_b", w(10, scale=0.1))]
+    model = make(n, [tensor_in("x", ["batch", 3, 32, 32])], [tensor_in("logits", ["batch", 10])],
+                 inits, opset=13)
+    feeds = [{"x": r.normal(size=(b, 3, 32, 32)).astype(np.float32)} for b in (1, 3)]
+    return Case("small_cnn", model, feeds, atol=1e-4)
+
+
+def conv_pool_ops():
+    """Conv and pool attributes one node each: 1-D and 2-D, strides,
+    dilations, asymmetric pads, groups, auto_pad SAME_LOWER / VALID,
+    ceil_mode, count_include_pad, global max pool, and a BatchNormalization
+    whose statistics are graph inputs (not folded)."""
+    r = rng(21)
+    n = [
+        node("Conv", ["x1", "w1"], ["conv1d"], group=2, strides=[2], pads=[1, 3],
+             dilations=[2]),
+        node("Conv", ["x", "w2"], ["conv_dil"], strides=[2, 1], pads=[0, 1, 2, 1],
+             dilations=[1, 2]),
+        node("Conv", ["x", "w3", "b3"], ["conv_same"], strides=[2, 2], auto_pad="SAME_LOWER"),
+        node("Conv", ["x", "w3", "b3"], ["conv_valid"], auto_pad="VALID"),
+        node("MaxPool", ["x"], ["max_ceil"], kernel_shape=[3, 3], strides=[2, 2],
+             pads=[1, 1, 1, 1], ceil_mode=1),
+        node("MaxPool", ["x"], ["max_dil"], kernel_shape=[2, 2], dilations=[2, 2]),
+        node("AveragePool", ["x"], ["avg_pad"], kernel_shape=[3, 3], strides=[2, 2],
+             pads=[1, 1, 1, 1], count_include_pad=1),
+        node("AveragePool", ["x"], ["avg_ceil"], kernel_shape=[3, 2], strides=[2, 2],
+             pads=[0, 1, 1, 0], ceil_mode=1),
+        node("AveragePool", ["x1"], ["avg1d"], kernel_shape=[3], strides=[2]),
+        node("GlobalMaxPool", ["x"], ["gmax"]),
+        node("BatchNormalization", ["x", "s", "b", "m", "v"], ["bn_dynamic"], epsilon=1e-3),
+    ]
+    inits = [init("w1", r.normal(0, 0.3, (6, 2, 5)).astype(np.float32)),
+             init("w2", r.normal(0, 0.3, (5, 4, 3, 2)).astype(np.float32)),
+             init("w3", r.normal(0, 0.3, (3, 4, 3, 3)).astype(np.float32)),
+             init("b3", r.normal(0, 0.1, (3,)).astype(np.float32))]
+    inputs = [tensor_in("x", [2, 4, 9, 11]), tensor_in("x1", [2, 4, 20]),
+              tensor_in("s", [4]), tensor_in("b", [4]), tensor_in("m", [4]), tensor_in("v", [4])]
+    outs = ["conv1d", "conv_dil", "conv_same", "conv_valid", "max_ceil", "max_dil", "avg_pad",
+            "avg_ceil", "avg1d", "gmax", "bn_dynamic"]
+    model = make(n, inputs, [helper.make_empty_tensor_value_info(o) for o in outs], inits,
+                 opset=17)
+    feeds = [{"x": r.normal(size=(2, 4, 9, 11)).astype(np.float32),
+              "x1": r.normal(size=(2, 4, 20)).astype(np.float32),
+              "s": r.uniform(0.5, 1.5, 4).astype(np.float32),
+              "b": r.normal(0, 0.1, 4).astype(np.float32),
+              "m": r.normal(0, 0.2, 4).astype(np.float32),
+              "v": r.uniform(0.5, 2.0, 4).astype(np.float32)}]
+    return Case("conv_pool_ops", model, feeds, atol=1e-4)
+
+
+def avg_pool_overhang():
+    """ceil_mode windows reaching past the end padding, counted with
+    count_include_pad: the divisor covers the padded cells only. Along W
+    (11 + 2 pads, kernel 3, stride 3) a last window would start in the end
+    padding: onnxruntime and PyTorch drop it, so y is [2, 4, 4, 4] (onnx's
+    shape inference keeps it, so the output type is declared, not inferred)."""
+    r = rng(22)
+    n = [node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[3, 3],
+              pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=1)]
+    model = make(n, [tensor_in("x", [2, 4, 9, 11])], [tensor_in("y", [2, 4, 4, 4])], opset=17)
+    return Case("avg_pool_overhang", model,
+                [{"x": r.normal(size=(2, 4, 9, 11)).astype(np.float32)}])
+
+
+def conv3d_unsupported():
+    w = np.zeros((2, 1, 2, 2, 2), np.float32)
+    n = [node("Conv", ["x", "w"], ["y"], name="the_conv3d")]
+    model = make(n, [tensor_in("x", [1, 1, 4, 4, 4])], [tensor_in("y", [1, 2, 3, 3, 3])],
+                 [init("w", w)])
+    return Case("conv3d_unsupported", model, expect_error=["the_conv3d", "3-D Conv"])
+
+
 def all_cases():
     cases = [mlp(), mlp(external=True), layer_norm(), encoder_block(), shape_ops(), elementwise(),
-             typed_initializers(), unsupported_op()]
+             typed_initializers(), unsupported_op(), small_cnn(), conv_pool_ops(),
+             avg_pool_overhang(), conv3d_unsupported()]
     return cases + [opset_variant(o) for o in (7, 11, 13, 17, 21)]
 
 

@@ -111,6 +111,11 @@ class GraphBuilder {
   Var transpose(Var x, const std::vector<int64_t>& perm);
   // Broadcast to `shape` (ONNX Expand rules: 1s in `shape` keep x's dims).
   Var expand(Var x, const std::vector<int64_t>& shape);
+  // x[N, C, H, W] convolved with w[M, C/group, kH, kW] (+ bias[M]); attrs from
+  // rma::conv2d_attrs (the activation is fused).
+  Var conv2d(Var x, Var w, Var bias, const rma_conv2d_attrs& attrs);
+  // Max or average over windows of x[N, C, H, W]; attrs from rma::pool2d_attrs.
+  Var pool2d(Var x, const rma_pool2d_attrs& attrs);
 
   // ----------------------------------------------------------- views
   // ONNX Reshape rules: 0 copies the input dim, -1 is inferred.

@@ -1,6 +1,6 @@
 // rma/graph/onnx.h — ONNX models into the graph IR (docs/onnx.md).
 //
-// Reads a ModelProto (opsets 7 to 21 of the default domain) and builds a
+// Reads a ModelProto (opsets 7 to 28 of the default domain) and builds a
 // Graph: initializers and Constant nodes become constants (external data is
 // memory-mapped, not copied), graph inputs keep their ONNX names and dynamic
 // axes (a `dim_param` becomes a symbol of that name; an unnamed dynamic axis
@@ -26,7 +26,7 @@ namespace rma::graph {
 
 // The opsets of the default ONNX domain ("" or "ai.onnx") the importer reads.
 constexpr int64_t kOnnxMinOpset = 7;
-constexpr int64_t kOnnxMaxOpset = 21;
+constexpr int64_t kOnnxMaxOpset = 28;
 
 struct OnnxImportOptions {
   // Folder that external-data locations are relative to. Default: the
@@ -46,5 +46,18 @@ Graph import_onnx(const std::string& path, const OnnxImportOptions& options = {}
 // error messages. The bytes are not needed after the call returns.
 Graph import_onnx_bytes(const void* data, size_t size, const OnnxImportOptions& options = {},
                         const std::string& source_name = "<onnx bytes>");
+
+// One serialized TensorProto (a node test's input_0.pb, say), decoded as the
+// importer decodes initializers: the element type becomes the IR dtype it is
+// imported as (DOUBLE -> f32, UINT8 -> i32...; docs/onnx.md).
+struct OnnxTensor {
+  std::string name;       // the proto's name; may be empty
+  std::string onnx_type;  // the ONNX element type: "FLOAT", "DOUBLE", "UINT8"...
+  Tensor tensor;          // on the host
+};
+// An Error naming `source_name` when the bytes are not a TensorProto, and
+// kUnsupported when its element type has no IR dtype (STRING, FLOAT8...).
+OnnxTensor read_onnx_tensor(const void* data, size_t size,
+                            const std::string& source_name = "<tensor bytes>");
 
 }  // namespace rma::graph

@@ -52,6 +52,14 @@ int fuse_silu_and_mul(Graph& g);
 // prefill_attention over B sequences of length S.
 int fuse_attention(Graph& g);
 
+// conv2d followed by a mul and/or add of per-channel constants (an imported
+// BatchNormalization with constant statistics) -> conv2d with w and bias
+// rewritten (w and bias constants).
+int fold_conv_batch_norm(Graph& g);
+// conv2d then relu / leaky_relu / gelu / gelu_tanh / silu / sigmoid / tanh
+// -> conv2d with that activation epilogue.
+int fuse_conv_activation(Graph& g);
+
 // One pass as run_passes ran it.
 struct PassRun {
   std::string name;

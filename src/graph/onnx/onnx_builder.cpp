@@ -2,6 +2,7 @@
 // attributes, constant inputs) and how it adds IR nodes and constants.
 #include <cstring>
 
+#include "../graph_internal.h"
 #include "onnx_internal.h"
 #include "rma/half.h"
 
@@ -38,13 +39,27 @@ std::vector<double> tensor_doubles(const Tensor& t) {
   std::vector<double> out(static_cast<size_t>(t.numel()));
   for (int64_t i = 0; i < t.numel(); ++i) {
     switch (t.dtype()) {
-      case DType::kF32: out[i] = load_at<float>(p, i); break;
-      case DType::kF16: out[i] = f16_to_f32(load_at<uint16_t>(p, i)); break;
-      case DType::kBF16: out[i] = bf16_to_f32(load_at<uint16_t>(p, i)); break;
-      case DType::kI8: out[i] = load_at<int8_t>(p, i); break;
-      case DType::kBool: out[i] = p[i] != 0; break;
-      case DType::kI32: out[i] = load_at<int32_t>(p, i); break;
-      case DType::kI64: out[i] = static_cast<double>(load_at<int64_t>(p, i)); break;
+      case DType::kF32:
+        out[i] = load_at<float>(p, i);
+        break;
+      case DType::kF16:
+        out[i] = f16_to_f32(load_at<uint16_t>(p, i));
+        break;
+      case DType::kBF16:
+        out[i] = bf16_to_f32(load_at<uint16_t>(p, i));
+        break;
+      case DType::kI8:
+        out[i] = load_at<int8_t>(p, i);
+        break;
+      case DType::kBool:
+        out[i] = p[i] != 0;
+        break;
+      case DType::kI32:
+        out[i] = load_at<int32_t>(p, i);
+        break;
+      case DType::kI64:
+        out[i] = static_cast<double>(load_at<int64_t>(p, i));
+        break;
       default:
         throw Error(ErrorCode::kInvalidArgument, "a constant of dtype " +
                                                      std::string(rma::name(t.dtype())) +
@@ -73,13 +88,27 @@ Tensor host_tensor(const std::vector<double>& v, const Shape& shape, DType dtype
   uint8_t* p = bytes.data();
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype) {
-      case DType::kF32: store_at(p, i, static_cast<float>(v[i])); break;
-      case DType::kF16: store_at(p, i, f32_to_f16(static_cast<float>(v[i]))); break;
-      case DType::kBF16: store_at(p, i, f32_to_bf16(static_cast<float>(v[i]))); break;
-      case DType::kI8: store_at(p, i, static_cast<int8_t>(v[i])); break;
-      case DType::kBool: p[i] = v[i] != 0; break;
-      case DType::kI32: store_at(p, i, static_cast<int32_t>(v[i])); break;
-      case DType::kI64: store_at(p, i, static_cast<int64_t>(v[i])); break;
+      case DType::kF32:
+        store_at(p, i, static_cast<float>(v[i]));
+        break;
+      case DType::kF16:
+        store_at(p, i, f32_to_f16(static_cast<float>(v[i])));
+        break;
+      case DType::kBF16:
+        store_at(p, i, f32_to_bf16(static_cast<float>(v[i])));
+        break;
+      case DType::kI8:
+        store_at(p, i, static_cast<int8_t>(v[i]));
+        break;
+      case DType::kBool:
+        p[i] = v[i] != 0;
+        break;
+      case DType::kI32:
+        store_at(p, i, static_cast<int32_t>(v[i]));
+        break;
+      case DType::kI64:
+        store_at(p, i, static_cast<int64_t>(v[i]));
+        break;
       default:
         throw Error(ErrorCode::kInvalidArgument,
                     "cannot make a constant of dtype " + std::string(rma::name(dtype)));
@@ -99,6 +128,10 @@ NodeBuilder::NodeBuilder(Model& model, const pb::NodeProto& node, std::string na
 
 void NodeBuilder::fail(const std::string& message) const {
   throw Error(ErrorCode::kInvalidArgument, message);
+}
+
+void NodeBuilder::unsupported(const std::string& message) const {
+  throw Error(ErrorCode::kUnsupported, message);
 }
 
 // ---------------------------------------------------------------- inputs
@@ -140,9 +173,9 @@ std::optional<std::vector<double>> NodeBuilder::constant_doubles(ValueId v) cons
 std::vector<int64_t> NodeBuilder::required_constant_ints(int i, const std::string& what) const {
   const ValueId v = input(i);
   auto ints = constant_ints(v);
-  if (!ints)
-    fail(what + " (input " + std::to_string(i) + ", '" + value(v).name +
-         "') must be a constant, but the graph computes it");
+  if (!ints)  // a valid model, but the importer needs the value at import
+    unsupported(what + " (input " + std::to_string(i) + ", '" + value(v).name +
+                "') must be a constant, but the graph computes it");
   return *ints;
 }
 
@@ -243,13 +276,63 @@ void NodeBuilder::skip_output(int i, const std::string& reason) {
 
 // -------------------------------------------------------------- building
 
+// Results up to this size are folded at import; larger ones (transposed
+// weights, say) are left to the optimisation passes.
+constexpr uint64_t kMaxFoldBytes = 64 * 1024;
+
+std::optional<std::vector<Tensor>> NodeBuilder::fold(const std::string& node, const OpKind& op,
+                                                     const std::vector<ValueId>& inputs,
+                                                     const std::vector<uint8_t>& abi,
+                                                     const Attributes& attrs,
+                                                     const std::vector<std::string>& names) const {
+  const Graph& g = model_.graph;
+  const CoreOp* core = std::get_if<CoreOp>(&op);
+  const bool shape_op = core && (*core == CoreOp::kShape || *core == CoreOp::kSize);
+  if (inputs.empty() || inputs[0] == kNoValue) return std::nullopt;
+  if (shape_op) {
+    if (!known_shape(g.value(inputs[0]).shape)) return std::nullopt;
+  } else {
+    for (ValueId v : inputs)
+      if (v != kNoValue && !g.value(v).constant) return std::nullopt;
+  }
+  try {
+    const std::vector<detail::ValueType> types =
+        detail::infer_node(g, node, op, inputs, abi, attrs, names);
+    uint64_t bytes = 0;
+    for (const detail::ValueType& t : types) {
+      const auto shape = known_shape(t.shape);
+      if (!shape) return std::nullopt;
+      bytes += bytes_for(t.dtype, rma::numel(*shape));
+    }
+    if (bytes > kMaxFoldBytes) return std::nullopt;
+    Node n;
+    n.name = node;
+    n.op = op;
+    n.abi_attrs = abi;
+    n.attrs = attrs;
+    n.inputs = inputs;
+    if (shape_op)
+      return std::vector<Tensor>{
+          detail::shape_op_result(n, *known_shape(g.value(inputs[0]).shape))};
+    std::vector<Tensor> in;
+    for (ValueId v : inputs) in.push_back(v == kNoValue ? Tensor{} : *g.value(v).constant);
+    return detail::eval_node(n, in, types, host());
+  } catch (const Error&) {
+    // Not evaluable here (or an error the graph reports the same way when
+    // the node is added or run): keep the node.
+    return std::nullopt;
+  }
+}
+
 std::vector<ValueId> NodeBuilder::emit(const std::string& what, const OpKind& op,
                                        const std::vector<ValueId>& inputs, std::vector<uint8_t> abi,
                                        Attributes attrs) {
   Graph& g = model_.graph;
   const std::string node = g.fresh_node_name(name_ + "/" + what);
-  return g.add_node(node, op, inputs, std::move(abi), std::move(attrs),
-                    {g.fresh_value_name(node + ":0")});
+  const std::string value_name = g.fresh_value_name(node + ":0");
+  if (auto folded = fold(node, op, inputs, abi, attrs, {value_name}))
+    return {g.add_constant(value_name, std::move(folded->at(0)))};
+  return g.add_node(node, op, inputs, std::move(abi), std::move(attrs), {value_name});
 }
 
 std::vector<ValueId> NodeBuilder::emit_outputs(const OpKind& op, const std::vector<ValueId>& inputs,
@@ -260,8 +343,14 @@ std::vector<ValueId> NodeBuilder::emit_outputs(const OpKind& op, const std::vect
   for (int i = 0; i < num_ir_outputs; ++i)
     names.push_back(has_output(i) ? node_.output(i)
                                   : g.fresh_value_name(name_ + ":" + std::to_string(i)));
-  const std::vector<ValueId> out =
-      g.add_node(name_, op, inputs, std::move(abi), std::move(attrs), names);
+  std::vector<ValueId> out;
+  if (auto folded = fold(name_, op, inputs, abi, attrs, names);
+      folded && folded->size() == names.size()) {
+    for (size_t i = 0; i < names.size(); ++i)
+      out.push_back(g.add_constant(names[i], std::move((*folded)[i])));
+  } else {
+    out = g.add_node(name_, op, inputs, std::move(abi), std::move(attrs), names);
+  }
   for (int i = 0; i < num_ir_outputs && i < static_cast<int>(out.size()); ++i)
     if (has_output(i)) model_.values[node_.output(i)] = out[i];
   return out;

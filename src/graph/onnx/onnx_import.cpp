@@ -23,10 +23,13 @@ bool is_default_domain(const std::string& domain) { return domain.empty() || dom
 std::pair<DType, SymShape> input_type(const Model& m, const pb::ValueInfoProto& info) {
   const std::string what = m.source + ": graph input '" + info.name() + "'";
   if (!info.has_type() || !info.type().has_tensor_type())
-    fail(what + ": only tensor inputs are supported (not sequences, maps or optionals)");
+    throw Error(ErrorCode::kUnsupported,
+                what + ": only tensor inputs are supported (not sequences, maps or optionals)");
   const auto& tt = info.type().tensor_type();
   const std::optional<DType> dtype = import_dtype(tt.elem_type());
-  if (!dtype) fail(what + ": element type " + onnx_type_name(tt.elem_type()) + " is not supported");
+  if (!dtype)
+    throw Error(ErrorCode::kUnsupported,
+                what + ": element type " + onnx_type_name(tt.elem_type()) + " is not supported");
   if (!tt.has_shape())
     fail(what + ": has no shape; the importer needs every input's rank (dims may be dynamic)");
   SymShape shape;
@@ -124,8 +127,9 @@ void import_node(Model& m, const pb::NodeProto& node, int index) {
   for (int i = 0; i < node.output_size(); ++i)
     if (!node.output(i).empty() && !m.values.count(node.output(i)) &&
         !m.unavailable.count(node.output(i)))
-      fail(describe_node(m, node, name) + ": output " + std::to_string(i) + " ('" + node.output(i) +
-           "') is not supported by the importer");
+      throw Error(ErrorCode::kUnsupported, describe_node(m, node, name) + ": output " +
+                                               std::to_string(i) + " ('" + node.output(i) +
+                                               "') is not supported by the importer");
 }
 
 Graph import_model(std::shared_ptr<pb::ModelProto> proto, const std::string& source,
@@ -142,7 +146,11 @@ Graph import_model(std::shared_ptr<pb::ModelProto> proto, const std::string& sou
       m.domain_opsets[op.domain()] = op.version();
     }
   }
-  if (!have_default) fail(source + ": the model imports no opset of the default ONNX domain");
+  if (!have_default)
+    throw Error(ErrorCode::kUnsupported,
+                source +
+                    ": the model imports no opset of the default ONNX domain (only that "
+                    "domain is supported)");
   if (m.opset < kOnnxMinOpset || m.opset > kOnnxMaxOpset)
     throw Error(ErrorCode::kUnsupported, source + ": opset " + std::to_string(m.opset) +
                                              " is not supported (" + std::to_string(kOnnxMinOpset) +
@@ -151,8 +159,8 @@ Graph import_model(std::shared_ptr<pb::ModelProto> proto, const std::string& sou
   const pb::GraphProto& g = proto->graph();
 
   if (g.sparse_initializer_size() > 0)
-    fail(source + ": sparse initializers are not supported ('" +
-         g.sparse_initializer(0).values().name() + "')");
+    throw Error(ErrorCode::kUnsupported, source + ": sparse initializers are not supported ('" +
+                                             g.sparse_initializer(0).values().name() + "')");
   std::set<std::string> initializer_names;
   for (const auto& init : g.initializer()) {
     if (init.name().empty()) fail(source + ": an initializer has no name");

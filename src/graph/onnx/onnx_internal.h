@@ -81,6 +81,10 @@ struct OpEntry {
   int64_t since = 1;  // first default-domain opset that has the op
 };
 const std::unordered_map<std::string, OpEntry>& op_table();
+// `table` with the vision ops added (onnx_ops_vision.cpp): Conv, pools,
+// BatchNormalization.
+std::unordered_map<std::string, OpEntry> with_vision_ops(
+    std::unordered_map<std::string, OpEntry> table);
 
 // What a lowering sees of its node: inputs as IR values, typed attributes,
 // constant inputs, and emit() to add IR nodes (the last one, through
@@ -160,9 +164,19 @@ class NodeBuilder {
   // An Error about this node's attribute or input (the caller adds the node
   // and op type).
   [[noreturn]] void fail(const std::string& message) const;
+  // A kUnsupported Error: the model is valid but asks for something the
+  // importer does not do (an attribute value, a dtype of this op).
+  [[noreturn]] void unsupported(const std::string& message) const;
 
  private:
   const pb::AttributeProto* find_attr(const std::string& key) const;
+  // The outputs of `op` evaluated on the host when every input is a constant
+  // (or, for core.shape/core.size, has a known shape) and the results are
+  // small; nullopt otherwise (the node is added to the graph instead).
+  std::optional<std::vector<Tensor>> fold(const std::string& node, const OpKind& op,
+                                          const std::vector<ValueId>& inputs,
+                                          const std::vector<uint8_t>& abi, const Attributes& attrs,
+                                          const std::vector<std::string>& names) const;
 
   Model& model_;
   const pb::NodeProto& node_;

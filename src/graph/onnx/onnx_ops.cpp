@@ -5,6 +5,7 @@
 // interface ops with static attributes); computed ones go to the IR's
 // dynamic core ops, which specialize() lowers once shapes are bound.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -91,18 +92,33 @@ std::vector<int64_t> normalized_axes(const NodeBuilder& b, const std::vector<int
 
 // ------------------------------------------------------- elementwise ops
 
+// Arithmetic and comparisons take f32/f16/bf16/i32/i64 (and bools where
+// logical); ONNX INT8 is imported as i8, which the IR only moves and casts.
+void require_arithmetic_dtype(NodeBuilder& b, ValueId v) {
+  if (b.dtype(v) == DType::kI8)
+    b.unsupported("dtype i8 (ONNX INT8) is not supported by " + b.op_type() +
+                  ": the IR keeps i8 for data movement only");
+}
+
 Lowering unary(rma_unary_kind kind) {
-  return [kind](NodeBuilder& b) { b.emit_outputs(RMA_OP_UNARY, {b.input(0)}, unary_attrs(kind)); };
+  return [kind](NodeBuilder& b) {
+    require_arithmetic_dtype(b, b.input(0));
+    b.emit_outputs(RMA_OP_UNARY, {b.input(0)}, unary_attrs(kind));
+  };
 }
 
 Lowering binary(rma_binary_kind kind) {
   return [kind](NodeBuilder& b) {
+    require_arithmetic_dtype(b, b.input(0));
     b.emit_outputs(RMA_OP_BINARY, {b.input(0), b.input(1)}, binary_attrs(kind));
   };
 }
 
 void lower_pow(NodeBuilder& b) {
   const ValueId base = b.input(0);
+  if (!is_float(b.dtype(base)))
+    b.unsupported("dtype " + std::string(rma::name(b.dtype(base))) +
+                  " is not supported for the base (float bases only)");
   ValueId exponent = b.input(1);
   if (b.dtype(exponent) != b.dtype(base))  // ONNX allows another type for the exponent
     exponent = b.emit1("cast_exponent", RMA_OP_CAST, {exponent}, cast_attrs(b.dtype(base)));
@@ -111,6 +127,7 @@ void lower_pow(NodeBuilder& b) {
 
 void lower_equal(NodeBuilder& b) {
   const ValueId x = b.input(0), y = b.input(1);
+  require_arithmetic_dtype(b, x);
   if (b.dtype(x) != DType::kBool) {
     b.emit_outputs(RMA_OP_BINARY, {x, y}, binary_attrs(RMA_BINARY_EQUAL));
     return;
@@ -122,9 +139,32 @@ void lower_equal(NodeBuilder& b) {
 
 void lower_mod(NodeBuilder& b) {
   const ValueId x = b.input(0), y = b.input(1);
+  require_arithmetic_dtype(b, x);
   const bool fmod = b.attr_int("fmod", 0) != 0;
-  if (is_float(b.dtype(x)) || !fmod) {  // floats: fmod; ints: the divisor's sign
+  const bool floats = is_float(b.dtype(x));
+  if (floats == fmod) {  // the op: floats fmod; ints the divisor's sign
     b.emit_outputs(RMA_OP_BINARY, {x, y}, binary_attrs(RMA_BINARY_MOD));
+    return;
+  }
+  if (floats) {
+    // fmod = 0 on floats (as numpy.mod): the divisor's sign. r = fmod(x, y),
+    // plus y where r is nonzero and its sign differs from y's (an infinite y
+    // then gives y, as the spec asks).
+    const DType dt = b.dtype(x);
+    const ValueId zero = b.scalar("zero", 0, dt);
+    const ValueId r = b.emit1("fmod", RMA_OP_BINARY, {x, y}, binary_attrs(RMA_BINARY_MOD));
+    const ValueId r_neg = b.emit1("r_neg", RMA_OP_BINARY, {r, zero}, binary_attrs(RMA_BINARY_LESS));
+    const ValueId y_neg = b.emit1("y_neg", RMA_OP_BINARY, {y, zero}, binary_attrs(RMA_BINARY_LESS));
+    const ValueId r_nonzero =
+        b.emit1("r_nonzero", RMA_OP_UNARY,
+                {b.emit1("r_zero", RMA_OP_BINARY, {r, zero}, binary_attrs(RMA_BINARY_EQUAL))},
+                unary_attrs(RMA_UNARY_NOT));
+    const ValueId signs_differ =
+        b.emit1("signs_differ", RMA_OP_BINARY, {r_neg, y_neg}, binary_attrs(RMA_BINARY_XOR));
+    const ValueId adjust =
+        b.emit1("adjust", RMA_OP_BINARY, {signs_differ, r_nonzero}, binary_attrs(RMA_BINARY_AND));
+    const ValueId shifted = b.emit1("shifted", RMA_OP_BINARY, {r, y}, binary_attrs(RMA_BINARY_ADD));
+    b.emit_outputs(RMA_OP_WHERE, {adjust, shifted, r});
     return;
   }
   // Integer fmod (the dividend's sign): x - y * trunc(x / y).
@@ -139,6 +179,7 @@ Lowering variadic(rma_binary_kind kind) {
   return [kind](NodeBuilder& b) {
     const std::vector<ValueId> in = b.inputs();
     if (in.empty()) b.fail("needs at least one input");
+    require_arithmetic_dtype(b, in[0]);
     if (in.size() == 1) {
       b.emit_outputs(CoreOp::kIdentity, {in[0]});
       return;
@@ -167,6 +208,7 @@ void lower_mean(NodeBuilder& b) {
 
 void lower_clip(NodeBuilder& b) {
   const ValueId x = b.input(0);
+  require_arithmetic_dtype(b, x);
   const DType dt = b.dtype(x);
   constexpr double kInf = std::numeric_limits<double>::infinity();
   if (b.opset() < 11) {
@@ -226,6 +268,202 @@ void lower_hard_sigmoid(NodeBuilder& b) {
   const ValueId ax = b.emit1("mul", RMA_OP_BINARY, {x, alpha}, binary_attrs(RMA_BINARY_MUL));
   const ValueId axb = b.emit1("add", RMA_OP_BINARY, {ax, beta}, binary_attrs(RMA_BINARY_ADD));
   b.emit_outputs(RMA_OP_UNARY, {axb}, unary_attrs(RMA_UNARY_CLIP, 0.f, 1.f));
+}
+
+// ------------------------------------------------ composite activations
+// Activations without an IR unary kind, spelled with unary, binary and
+// where ops in the input's dtype.
+
+ValueId emit_binary(NodeBuilder& b, const std::string& what, rma_binary_kind kind, ValueId x,
+                    ValueId y) {
+  return b.emit1(what, RMA_OP_BINARY, {x, y}, binary_attrs(kind));
+}
+
+ValueId emit_unary(NodeBuilder& b, const std::string& what, rma_unary_kind kind, ValueId x) {
+  return b.emit1(what, RMA_OP_UNARY, {x}, unary_attrs(kind));
+}
+
+// The node's input 0, which must be a float tensor: an unsupported-dtype
+// Error naming the dtype otherwise.
+ValueId float_input(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  if (!is_float(b.dtype(x)))
+    b.unsupported("dtype " + std::string(rma::name(b.dtype(x))) +
+                  " is not supported (float inputs only)");
+  return x;
+}
+
+// alpha * (exp(x) - 1) where x <= 0, else x: the body of Elu and Selu.
+ValueId emit_elu(NodeBuilder& b, ValueId x, float alpha) {
+  const DType dt = b.dtype(x);
+  const ValueId e = emit_unary(b, "exp", RMA_UNARY_EXP, x);
+  const ValueId em1 = emit_binary(b, "exp_minus_1", RMA_BINARY_SUB, e, b.scalar("one", 1, dt));
+  const ValueId neg =
+      emit_binary(b, "scale_neg", RMA_BINARY_MUL, em1, b.scalar("alpha", alpha, dt));
+  const ValueId pos = emit_binary(b, "positive", RMA_BINARY_GREATER, x, b.scalar("zero", 0, dt));
+  return b.emit1("select", RMA_OP_WHERE, {pos, x, neg});
+}
+
+void lower_elu(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const ValueId y = emit_elu(b, x, b.attr_float("alpha", 1.f));
+  b.emit_outputs(CoreOp::kIdentity, {y});
+}
+
+void lower_selu(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const ValueId y = emit_elu(b, x, b.attr_float("alpha", 1.67326319217681884765625f));
+  const ValueId gamma =
+      b.scalar("gamma", b.attr_float("gamma", 1.05070102214813232421875f), b.dtype(x));
+  b.emit_outputs(RMA_OP_BINARY, {y, gamma}, binary_attrs(RMA_BINARY_MUL));
+}
+
+// max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+void lower_celu(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const DType dt = b.dtype(x);
+  const ValueId alpha = b.scalar("alpha", b.attr_float("alpha", 1.f), dt);
+  const ValueId zero = b.scalar("zero", 0, dt);
+  const ValueId e =
+      emit_unary(b, "exp", RMA_UNARY_EXP, emit_binary(b, "div", RMA_BINARY_DIV, x, alpha));
+  const ValueId em1 = emit_binary(b, "exp_minus_1", RMA_BINARY_SUB, e, b.scalar("one", 1, dt));
+  const ValueId neg = emit_binary(b, "min", RMA_BINARY_MIN,
+                                  emit_binary(b, "scale", RMA_BINARY_MUL, em1, alpha), zero);
+  const ValueId pos = emit_binary(b, "max", RMA_BINARY_MAX, x, zero);
+  b.emit_outputs(RMA_OP_BINARY, {pos, neg}, binary_attrs(RMA_BINARY_ADD));
+}
+
+// log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)), which cannot overflow.
+ValueId emit_softplus(NodeBuilder& b, ValueId x) {
+  const DType dt = b.dtype(x);
+  const ValueId neg_abs =
+      emit_unary(b, "neg_abs", RMA_UNARY_NEG, emit_unary(b, "abs", RMA_UNARY_ABS, x));
+  const ValueId e = emit_unary(b, "exp", RMA_UNARY_EXP, neg_abs);
+  const ValueId l =
+      emit_unary(b, "log1p", RMA_UNARY_LOG,
+                 emit_binary(b, "one_plus", RMA_BINARY_ADD, e, b.scalar("one", 1, dt)));
+  const ValueId pos = emit_binary(b, "max", RMA_BINARY_MAX, x, b.scalar("zero", 0, dt));
+  return emit_binary(b, "softplus", RMA_BINARY_ADD, pos, l);
+}
+
+void lower_softplus(NodeBuilder& b) {
+  b.emit_outputs(CoreOp::kIdentity, {emit_softplus(b, float_input(b))});
+}
+
+// x * tanh(softplus(x))
+void lower_mish(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const ValueId t = emit_unary(b, "tanh", RMA_UNARY_TANH, emit_softplus(b, x));
+  b.emit_outputs(RMA_OP_BINARY, {x, t}, binary_attrs(RMA_BINARY_MUL));
+}
+
+// x / (1 + |x|)
+void lower_softsign(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const ValueId d =
+      emit_binary(b, "one_plus_abs", RMA_BINARY_ADD, emit_unary(b, "abs", RMA_UNARY_ABS, x),
+                  b.scalar("one", 1, b.dtype(x)));
+  b.emit_outputs(RMA_OP_BINARY, {x, d}, binary_attrs(RMA_BINARY_DIV));
+}
+
+// x * max(0, min(1, x / 6 + 1 / 2))
+void lower_hard_swish(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const DType dt = b.dtype(x);
+  const ValueId ax = emit_binary(b, "mul", RMA_BINARY_MUL, x, b.scalar("alpha", 1.0 / 6.0, dt));
+  const ValueId axb = emit_binary(b, "add", RMA_BINARY_ADD, ax, b.scalar("beta", 0.5, dt));
+  const ValueId gate = b.emit1("clip", RMA_OP_UNARY, {axb}, unary_attrs(RMA_UNARY_CLIP, 0.f, 1.f));
+  b.emit_outputs(RMA_OP_BINARY, {x, gate}, binary_attrs(RMA_BINARY_MUL));
+}
+
+// x * sigmoid(alpha * x)
+void lower_swish(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const ValueId ax = emit_binary(b, "mul", RMA_BINARY_MUL, x,
+                                 b.scalar("alpha", b.attr_float("alpha", 1.f), b.dtype(x)));
+  const ValueId s = emit_unary(b, "sigmoid", RMA_UNARY_SIGMOID, ax);
+  b.emit_outputs(RMA_OP_BINARY, {x, s}, binary_attrs(RMA_BINARY_MUL));
+}
+
+// x where x > alpha, else 0
+void lower_thresholded_relu(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const DType dt = b.dtype(x);
+  const ValueId above = emit_binary(b, "above", RMA_BINARY_GREATER, x,
+                                    b.scalar("alpha", b.attr_float("alpha", 1.f), dt));
+  b.emit_outputs(RMA_OP_WHERE, {above, x, b.scalar("zero", 0, dt)});
+}
+
+// x + bias where x < -lambd, x - bias where x > lambd, else 0
+void lower_shrink(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  const DType dt = b.dtype(x);
+  const double lambd = b.attr_float("lambd", 0.5f), bias = b.attr_float("bias", 0.f);
+  const ValueId below =
+      emit_binary(b, "below", RMA_BINARY_LESS, x, b.scalar("neg_lambd", -lambd, dt));
+  const ValueId above =
+      emit_binary(b, "above", RMA_BINARY_GREATER, x, b.scalar("lambd", lambd, dt));
+  const ValueId up = emit_binary(b, "add_bias", RMA_BINARY_ADD, x, b.scalar("bias", bias, dt));
+  const ValueId down = emit_binary(b, "sub_bias", RMA_BINARY_SUB, x, b.scalar("bias", bias, dt));
+  const ValueId upper =
+      b.emit1("select_above", RMA_OP_WHERE, {above, down, b.scalar("zero", 0, dt)});
+  b.emit_outputs(RMA_OP_WHERE, {below, up, upper});
+}
+
+// slope * x where x < 0, else x (slope broadcasts to x)
+void lower_prelu(NodeBuilder& b) {
+  const ValueId x = b.input(0), slope = b.input(1);
+  const ValueId neg =
+      emit_binary(b, "negative", RMA_BINARY_LESS, x, b.scalar("zero", 0, b.dtype(x)));
+  const ValueId scaled = emit_binary(b, "scale", RMA_BINARY_MUL, x, slope);
+  b.emit_outputs(RMA_OP_WHERE, {neg, scaled, x});
+}
+
+// NaN is the one value not equal to itself.
+void lower_is_nan(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const ValueId same = emit_binary(b, "equal_self", RMA_BINARY_EQUAL, x, x);
+  b.emit_outputs(RMA_OP_UNARY, {same}, unary_attrs(RMA_UNARY_NOT));
+}
+
+void lower_is_inf(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const DType dt = b.dtype(x);
+  const bool positive = b.attr_int("detect_positive", 1) != 0;
+  const bool negative = b.attr_int("detect_negative", 1) != 0;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (positive && negative) {
+    const ValueId a = emit_unary(b, "abs", RMA_UNARY_ABS, x);
+    b.emit_outputs(RMA_OP_BINARY, {a, b.scalar("inf", kInf, dt)}, binary_attrs(RMA_BINARY_EQUAL));
+  } else if (positive || negative) {
+    b.emit_outputs(RMA_OP_BINARY, {x, b.scalar("inf", positive ? kInf : -kInf, dt)},
+                   binary_attrs(RMA_BINARY_EQUAL));
+  } else {  // detects nothing: all false
+    const ValueId shape = b.emit1("shape", CoreOp::kShape, {x});
+    b.emit_outputs(CoreOp::kConstantOfShape, {shape}, {},
+                   {{"value", host_tensor({0.0}, {1}, DType::kBool, b.host())}});
+  }
+}
+
+// sin / cos
+void lower_tan(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  b.emit_outputs(RMA_OP_BINARY,
+                 {emit_unary(b, "sin", RMA_UNARY_SIN, x), emit_unary(b, "cos", RMA_UNARY_COS, x)},
+                 binary_attrs(RMA_BINARY_DIV));
+}
+
+// (exp(x) -/+ exp(-x)) / 2
+Lowering hyperbolic(rma_binary_kind combine) {
+  return [combine](NodeBuilder& b) {
+    const ValueId x = float_input(b);
+    const ValueId ep = emit_unary(b, "exp", RMA_UNARY_EXP, x);
+    const ValueId en =
+        emit_unary(b, "exp_neg", RMA_UNARY_EXP, emit_unary(b, "neg", RMA_UNARY_NEG, x));
+    const ValueId c = emit_binary(b, "combine", combine, ep, en);
+    b.emit_outputs(RMA_OP_BINARY, {c, b.scalar("half", 0.5, b.dtype(x))},
+                   binary_attrs(RMA_BINARY_MUL));
+  };
 }
 
 // ----------------------------------------------------------- softmax
@@ -330,55 +568,110 @@ void lower_gemm(NodeBuilder& b) {
 
 // ------------------------------------------------------------ reductions
 
+// The reduction `kind` of `x` over the node's axes (an attribute before
+// `axes_input_opset`, an input from it), emitted as the node's output when
+// `last`, else as an intermediate value. `keep_reduced_dims` overrides the
+// node's keepdims.
+ValueId emit_reduce(NodeBuilder& b, ValueId x, rma_reduce_kind kind, int64_t axes_input_opset,
+                    bool last, std::optional<bool> keep_reduced_dims = std::nullopt) {
+  const auto emit = [&](const OpKind& op, const std::vector<ValueId>& in,
+                        std::vector<uint8_t> abi = {}, Attributes attrs = {}) {
+    return last ? b.emit_outputs(op, in, std::move(abi), std::move(attrs)).at(0)
+                : b.emit1("reduce", op, in, std::move(abi), std::move(attrs));
+  };
+  const int64_t r = b.rank(x);
+  const bool keepdims = keep_reduced_dims.value_or(b.attr_int("keepdims", 1) != 0);
+  const bool noop_if_empty = b.attr_int("noop_with_empty_axes", 0) != 0;
+  std::optional<std::vector<int64_t>> axes;
+  if (b.opset() < axes_input_opset)
+    axes = b.attr_ints("axes", std::vector<int64_t>{});
+  else if (!b.has_input(1))
+    axes = std::vector<int64_t>{};
+  else
+    axes = b.constant_ints(b.input(1));
+  if (!axes)
+    return emit(CoreOp::kReduceDynamic, {x, b.input(1)}, {},
+                {{"kind", int64_t{kind}},
+                 {"keepdims", int64_t{keepdims}},
+                 {"noop_with_empty_axes", int64_t{noop_if_empty}}});
+  if (axes->empty() && noop_if_empty) return emit(CoreOp::kIdentity, {x});
+  if (r == 0) {  // a scalar reduces to itself (its square for sum_square)
+    if (kind == RMA_REDUCE_SUM_SQUARE)
+      return emit(RMA_OP_BINARY, {x, x}, binary_attrs(RMA_BINARY_MUL));
+    return emit(CoreOp::kIdentity, {x});
+  }
+  uint32_t mask = 0;
+  if (axes->empty()) mask = (1u << r) - 1;
+  for (int64_t a : normalized_axes(b, *axes, r, "axis")) mask |= 1u << a;
+  return emit(RMA_OP_REDUCE, {x}, reduce_attrs(kind, mask, keepdims));
+}
+
 Lowering reduce(rma_reduce_kind kind) {
   return [kind](NodeBuilder& b) {
-    const ValueId x = b.input(0);
-    const int64_t r = b.rank(x);
-    const bool keepdims = b.attr_int("keepdims", 1) != 0;
-    const bool noop_if_empty = b.attr_int("noop_with_empty_axes", 0) != 0;
     // The axes moved from an attribute to an input: ReduceSum at 13, the
     // others at 18.
-    const bool axes_input = b.opset() >= (kind == RMA_REDUCE_SUM ? 13 : 18);
-    std::optional<std::vector<int64_t>> axes;
-    if (!axes_input)
-      axes = b.attr_ints("axes", std::vector<int64_t>{});
-    else if (!b.has_input(1))
-      axes = std::vector<int64_t>{};
-    else
-      axes = b.constant_ints(b.input(1));
-    if (!axes) {
-      b.emit_outputs(CoreOp::kReduceDynamic, {x, b.input(1)}, {},
-                     {{"kind", int64_t{kind}},
-                      {"keepdims", int64_t{keepdims}},
-                      {"noop_with_empty_axes", int64_t{noop_if_empty}}});
-      return;
-    }
-    if (axes->empty() && noop_if_empty) {
-      b.emit_outputs(CoreOp::kIdentity, {x});
-      return;
-    }
-    if (r == 0) {  // a scalar reduces to itself (its square for sum_square)
-      if (kind == RMA_REDUCE_SUM_SQUARE)
-        b.emit_outputs(RMA_OP_BINARY, {x, x}, binary_attrs(RMA_BINARY_MUL));
-      else
-        b.emit_outputs(CoreOp::kIdentity, {x});
-      return;
-    }
-    uint32_t mask = 0;
-    if (axes->empty()) mask = (1u << r) - 1;
-    for (int64_t a : normalized_axes(b, *axes, r, "axis")) mask |= 1u << a;
-    b.emit_outputs(RMA_OP_REDUCE, {x}, reduce_attrs(kind, mask, keepdims));
+    emit_reduce(b, b.input(0), kind, kind == RMA_REDUCE_SUM ? 13 : 18, true);
   };
+}
+
+// ReduceL1 = sum |x|, ReduceL2 = sqrt(sum x²), ReduceLogSum = log(sum x),
+// ReduceLogSumExp = log(sum exp(x - max)) + max (no overflow for large x).
+void lower_reduce_l1(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  const ValueId a = b.emit1("abs", RMA_OP_UNARY, {x}, unary_attrs(RMA_UNARY_ABS));
+  emit_reduce(b, a, RMA_REDUCE_SUM, 18, true);
+}
+
+void lower_reduce_l2(NodeBuilder& b) {
+  const ValueId s = emit_reduce(b, b.input(0), RMA_REDUCE_SUM_SQUARE, 18, false);
+  b.emit_outputs(RMA_OP_UNARY, {s}, unary_attrs(RMA_UNARY_SQRT));
+}
+
+void lower_reduce_log_sum(NodeBuilder& b) {
+  const ValueId s = emit_reduce(b, b.input(0), RMA_REDUCE_SUM, 18, false);
+  b.emit_outputs(RMA_OP_UNARY, {s}, unary_attrs(RMA_UNARY_LOG));
+}
+
+void lower_reduce_log_sum_exp(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  const ValueId m = emit_reduce(b, x, RMA_REDUCE_MAX, 18, false, true);
+  const ValueId d = b.emit1("sub_max", RMA_OP_BINARY, {x, m}, binary_attrs(RMA_BINARY_SUB));
+  const ValueId e = b.emit1("exp", RMA_OP_UNARY, {d}, unary_attrs(RMA_UNARY_EXP));
+  const ValueId s = emit_reduce(b, e, RMA_REDUCE_SUM, 18, false, true);
+  const ValueId l = b.emit1("log", RMA_OP_UNARY, {s}, unary_attrs(RMA_UNARY_LOG));
+  const ValueId y = b.emit1("add_max", RMA_OP_BINARY, {l, m}, binary_attrs(RMA_BINARY_ADD));
+  // The reduced dims have extent 1 here: a sum over them drops them (or
+  // not) as the node's keepdims says.
+  emit_reduce(b, y, RMA_REDUCE_SUM, 18, true);
 }
 
 Lowering arg_reduce(rma_reduce_kind kind) {
   return [kind](NodeBuilder& b) {
     const ValueId x = b.input(0);
-    if (b.attr_int("select_last_index", 0) != 0)
-      b.fail("select_last_index = 1 is not supported (the first index of ties is returned)");
-    const int64_t axis = normalize_axis(b, b.attr_int("axis", 0), b.rank(x), "axis");
-    b.emit_outputs(RMA_OP_REDUCE, {x},
-                   reduce_attrs(kind, 1u << axis, b.attr_int("keepdims", 1) != 0));
+    const int64_t r = b.rank(x);
+    const int64_t axis = normalize_axis(b, b.attr_int("axis", 0), r, "axis");
+    const std::vector<uint8_t> attrs =
+        reduce_attrs(kind, 1u << axis, b.attr_int("keepdims", 1) != 0);
+    if (b.attr_int("select_last_index", 0) == 0) {
+      b.emit_outputs(RMA_OP_REDUCE, {x}, attrs);
+      return;
+    }
+    // The last index of ties: the first one of x reversed along the axis,
+    // counted from the end (n - 1 - i).
+    const auto shape = known_shape(b.value(x).shape);
+    if (!shape)
+      b.unsupported("select_last_index = 1 needs the input shape known at import, got " +
+                    to_string(b.value(x).shape));
+    auto sa = abi_struct<rma_slice_attrs>();
+    for (int64_t d = 0; d < r; ++d) {
+      sa.start[d] = d == axis ? (*shape)[d] - 1 : 0;
+      sa.size[d] = (*shape)[d];
+      sa.step[d] = d == axis ? -1 : 1;
+    }
+    const ValueId reversed = b.emit1("reverse", RMA_OP_SLICE, {x}, abi_bytes(sa));
+    const ValueId first = b.emit1("reduce", RMA_OP_REDUCE, {reversed}, attrs);
+    const ValueId last = b.scalar("last", static_cast<double>((*shape)[axis] - 1), DType::kI64);
+    b.emit_outputs(RMA_OP_BINARY, {last, first}, binary_attrs(RMA_BINARY_SUB));
   };
 }
 
@@ -394,7 +687,8 @@ void emit_cast(NodeBuilder& b, ValueId x, DType to) {
 void lower_cast(NodeBuilder& b) {
   const int64_t to = b.attr_int("to");
   const std::optional<DType> dt = import_dtype(static_cast<int32_t>(to));
-  if (!dt) b.fail("casting to " + onnx_type_name(static_cast<int32_t>(to)) + " is not supported");
+  if (!dt)
+    b.unsupported("casting to " + onnx_type_name(static_cast<int32_t>(to)) + " is not supported");
   emit_cast(b, b.input(0), *dt);
 }
 
@@ -578,7 +872,7 @@ void lower_reshape(NodeBuilder& b) {
   const bool allowzero = b.attr_int("allowzero", 0) != 0;
   const auto shape = b.constant_ints(shape_v);
   if (allowzero && (!shape || std::count(shape->begin(), shape->end(), 0) > 0))
-    b.fail("allowzero = 1 with a shape that has (or may have) a 0 is not supported");
+    b.unsupported("allowzero = 1 with a shape that has (or may have) a 0 is not supported");
   if (shape)
     b.emit_outputs(CoreOp::kReshape, {x}, {}, {{"shape", *shape}});
   else
@@ -669,7 +963,8 @@ void lower_constant(NodeBuilder& b) {
     b.define_constant_output(
         Tensor::from_host(v.data(), {static_cast<int64_t>(v.size())}, DType::kI64, host));
   } else {
-    b.fail("only tensor, float and int values are supported (not sparse or string constants)");
+    b.unsupported(
+        "only tensor, float and int values are supported (not sparse or string constants)");
   }
 }
 
@@ -678,6 +973,18 @@ void lower_identity(NodeBuilder& b) { b.emit_outputs(CoreOp::kIdentity, {b.input
 // Inference: the data passes through; the mask, when asked for, is all true.
 void lower_dropout(NodeBuilder& b) {
   const ValueId x = b.input(0);
+  // training_mode: an attribute `is_test` = 0 before 7 (not imported), an
+  // input from 12. Random masks are not reproducible: inference only.
+  if (b.opset() >= 12 && b.has_input(2)) {
+    const auto training = b.constant_ints(b.input(2));
+    if (!training)
+      b.unsupported(
+          "training_mode is computed by the graph; only inference (training_mode "
+          "absent or a constant false) is supported");
+    if (training->size() != 1) b.fail("training_mode must be a scalar");
+    if ((*training)[0] != 0)
+      b.unsupported("training_mode = true is not supported (inference only)");
+  }
   b.emit_outputs(CoreOp::kIdentity, {x});
   if (!b.has_output(1)) return;
   const ValueId shape = b.emit1("mask_shape", CoreOp::kShape, {x});
@@ -692,8 +999,45 @@ void lower_layer_norm(NodeBuilder& b) {
   const int64_t axis = normalize_axis(b, b.attr_int("axis", -1), r, "axis");
   auto na = abi_struct<rma_norm_attrs>();
   na.eps = b.attr_float("epsilon", 1e-5f);
-  b.skip_output(1, "LayerNormalization's Mean output is not computed");
-  b.skip_output(2, "LayerNormalization's InvStdDev output is not computed");
+  if (b.has_output(1) || b.has_output(2)) {
+    // Mean and InvStdDev asked for: spelled out, the statistics kept with
+    // their reduced dims (1), in f32 (the stash type).
+    if (b.attr_int("stash_type", 1) != 1)
+      b.unsupported("stash_type " + std::to_string(b.attr_int("stash_type", 1)) +
+                    " is not supported (1, float, only)");
+    const DType dt = b.dtype(x);
+    uint32_t mask = 0;
+    for (int64_t d = axis; d < r; ++d) mask |= 1u << d;
+    const ValueId mean =
+        b.emit1("mean", RMA_OP_REDUCE, {x}, reduce_attrs(RMA_REDUCE_MEAN, mask, true));
+    const ValueId centered = emit_binary(b, "center", RMA_BINARY_SUB, x, mean);
+    const ValueId var = b.emit1("variance", RMA_OP_REDUCE, {centered},
+                                reduce_attrs(RMA_REDUCE_SUM_SQUARE, mask, true));
+    int64_t count = 1;
+    const auto shape = known_shape(b.value(x).shape);
+    if (!shape)
+      b.unsupported("the Mean and InvStdDev outputs need the input shape known at import, got " +
+                    to_string(b.value(x).shape));
+    for (int64_t d = axis; d < r; ++d) count *= (*shape)[d];
+    const ValueId var_mean = emit_binary(b, "variance_mean", RMA_BINARY_DIV, var,
+                                         b.scalar("count", static_cast<double>(count), dt));
+    const ValueId inv = emit_unary(
+        b, "inv_std", RMA_UNARY_RSQRT,
+        emit_binary(b, "add_eps", RMA_BINARY_ADD, var_mean, b.scalar("eps", na.eps, dt)));
+    const ValueId normed = emit_binary(b, "normalize", RMA_BINARY_MUL, centered, inv);
+    if (bias == kNoValue) {
+      b.emit_outputs(RMA_OP_BINARY, {normed, scale}, binary_attrs(RMA_BINARY_MUL));
+    } else {
+      const ValueId scaled = emit_binary(b, "scale", RMA_BINARY_MUL, normed, scale);
+      b.emit_outputs(RMA_OP_BINARY, {scaled, bias}, binary_attrs(RMA_BINARY_ADD));
+    }
+    const auto stat = [&](ValueId v, const std::string& what) {
+      return dt == DType::kF32 ? v : b.emit1(what, RMA_OP_CAST, {v}, cast_attrs(DType::kF32));
+    };
+    if (b.has_output(1)) b.set_output(1, stat(mean, "mean_f32"));
+    if (b.has_output(2)) b.set_output(2, stat(inv, "inv_std_f32"));
+    return;
+  }
   if (axis == r - 1) {
     b.emit_outputs(RMA_OP_LAYER_NORM, {x, scale, bias}, abi_bytes(na));
     return;
@@ -708,10 +1052,731 @@ void lower_layer_norm(NodeBuilder& b) {
   emit_reshape_like(b, y, x);
 }
 
+// X / sqrt(mean(X², axes >= axis) + epsilon) * scale: the rms_norm op when
+// normalizing the last axis with a 1-D scale, else spelled out.
+void lower_rms_norm(NodeBuilder& b) {
+  const ValueId x = float_input(b), scale = b.input(1);
+  const int64_t r = b.rank(x);
+  const int64_t axis = normalize_axis(b, b.attr_int("axis", -1), r, "axis");
+  const float eps = b.attr_float("epsilon", 1e-5f);
+  if (axis == r - 1 && b.rank(scale) == 1 && b.dtype(scale) == b.dtype(x)) {
+    auto na = abi_struct<rma_norm_attrs>();
+    na.eps = eps;
+    b.emit_outputs(RMA_OP_RMS_NORM, {x, scale}, abi_bytes(na));
+    return;
+  }
+  uint32_t mask = 0;
+  for (int64_t d = axis; d < r; ++d) mask |= 1u << d;
+  const ValueId sq = emit_binary(b, "square", RMA_BINARY_MUL, x, x);
+  const ValueId ms =
+      b.emit1("mean_square", RMA_OP_REDUCE, {sq}, reduce_attrs(RMA_REDUCE_MEAN, mask, true));
+  const ValueId inv =
+      emit_unary(b, "rsqrt", RMA_UNARY_RSQRT,
+                 emit_binary(b, "add_eps", RMA_BINARY_ADD, ms, b.scalar("eps", eps, b.dtype(x))));
+  const ValueId normed = emit_binary(b, "normalize", RMA_BINARY_MUL, x, inv);
+  b.emit_outputs(RMA_OP_BINARY, {normed, scale}, binary_attrs(RMA_BINARY_MUL));
+}
+
+// The upper (or lower) triangle of the last two dims from diagonal k: a
+// constant mask selects x or 0. Needs the two dims and k known at import.
+void lower_trilu(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  const int64_t r = b.rank(x);
+  if (r < 2) b.fail("input must have at least 2 dims, got " + to_string(b.value(x).shape));
+  const SymShape& shape = b.value(x).shape;
+  if (!shape[r - 2].known() || !shape[r - 1].known())
+    b.unsupported("the last two dims must be known at import, got " + to_string(shape));
+  int64_t k = 0;
+  if (b.has_input(1)) {
+    const std::vector<int64_t> kv = b.required_constant_ints(1, "k");
+    if (kv.size() != 1) b.fail("k must be a scalar");
+    k = kv[0];
+  }
+  const bool upper = b.attr_int("upper", 1) != 0;
+  const int64_t rows = shape[r - 2].value, cols = shape[r - 1].value;
+  std::vector<double> mask(static_cast<size_t>(rows * cols));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) mask[i * cols + j] = upper ? j - i >= k : j - i <= k;
+  const ValueId m = b.constant("mask", host_tensor(mask, {rows, cols}, DType::kBool, b.host()));
+  b.emit_outputs(RMA_OP_WHERE, {m, x, b.scalar("zero", 0, b.dtype(x))});
+}
+
+// x / ||x||_p along one axis (p = 1 or 2).
+void lower_lp_norm(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const int64_t axis = normalize_axis(b, b.attr_int("axis", -1), b.rank(x), "axis");
+  const int64_t p = b.attr_int("p", 2);
+  if (p != 1 && p != 2) b.fail("p is " + std::to_string(p) + ", expected 1 or 2");
+  const uint32_t mask = 1u << axis;
+  ValueId norm;
+  if (p == 1) {
+    norm = b.emit1("l1", RMA_OP_REDUCE, {emit_unary(b, "abs", RMA_UNARY_ABS, x)},
+                   reduce_attrs(RMA_REDUCE_SUM, mask, true));
+  } else {
+    norm = emit_unary(
+        b, "sqrt", RMA_UNARY_SQRT,
+        b.emit1("sum_square", RMA_OP_REDUCE, {x}, reduce_attrs(RMA_REDUCE_SUM_SQUARE, mask, true)));
+  }
+  // A zero norm divides by 1 (the vector stays 0), as the ONNX reference.
+  const DType dt = b.dtype(x);
+  const ValueId is_zero =
+      emit_binary(b, "norm_is_zero", RMA_BINARY_EQUAL, norm, b.scalar("zero", 0, dt));
+  const ValueId safe = b.emit1("safe_norm", RMA_OP_WHERE, {is_zero, b.scalar("one", 1, dt), norm});
+  b.emit_outputs(RMA_OP_BINARY, {x, safe}, binary_attrs(RMA_BINARY_DIV));
+}
+
+// ------------------------------------------------- more normalizations
+
+// The static shape of `v`; an unsupported Error naming `what` needs it.
+Shape require_known_shape(NodeBuilder& b, ValueId v, const std::string& what) {
+  const auto shape = known_shape(b.value(v).shape);
+  if (!shape)
+    b.unsupported(what + " needs the input shape known at import, got " +
+                  to_string(b.value(v).shape));
+  return *shape;
+}
+
+// (x - mean) * rsqrt(var + eps) over the axes of `mask`, statistics kept
+// with their reduced dims.
+ValueId emit_standardize(NodeBuilder& b, ValueId x, uint32_t mask, double eps) {
+  const ValueId mean =
+      b.emit1("mean", RMA_OP_REDUCE, {x}, reduce_attrs(RMA_REDUCE_MEAN, mask, true));
+  const ValueId centered = emit_binary(b, "center", RMA_BINARY_SUB, x, mean);
+  const ValueId sq = emit_binary(b, "square", RMA_BINARY_MUL, centered, centered);
+  const ValueId var =
+      b.emit1("variance", RMA_OP_REDUCE, {sq}, reduce_attrs(RMA_REDUCE_MEAN, mask, true));
+  const ValueId inv =
+      emit_unary(b, "rsqrt", RMA_UNARY_RSQRT,
+                 emit_binary(b, "add_eps", RMA_BINARY_ADD, var, b.scalar("eps", eps, b.dtype(x))));
+  return emit_binary(b, "normalize", RMA_BINARY_MUL, centered, inv);
+}
+
+// A [C] parameter as [C, 1, ...] to broadcast over dim 1 of a rank-r value.
+ValueId channel_param(NodeBuilder& b, ValueId p, int64_t r, const std::string& what) {
+  std::vector<int64_t> shape(static_cast<size_t>(r - 1), 1);
+  shape[0] = -1;
+  return b.emit1(what, CoreOp::kReshape, {p}, {}, {{"shape", shape}});
+}
+
+// Per sample and channel over the spatial dims, then scale and B per channel.
+void lower_instance_norm(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const int64_t r = b.rank(x);
+  if (r < 3) b.fail("input must be [N, C, D1, ...], got " + to_string(b.value(x).shape));
+  uint32_t mask = 0;
+  for (int64_t d = 2; d < r; ++d) mask |= 1u << d;
+  const ValueId normed = emit_standardize(b, x, mask, b.attr_float("epsilon", 1e-5f));
+  const ValueId scaled =
+      emit_binary(b, "scale", RMA_BINARY_MUL, normed, channel_param(b, b.input(1), r, "scale_c"));
+  b.emit_outputs(RMA_OP_BINARY, {scaled, channel_param(b, b.input(2), r, "bias_c")},
+                 binary_attrs(RMA_BINARY_ADD));
+}
+
+// Statistics per sample over groups of C / num_groups channels (and the
+// spatial dims); scale and bias per channel (opset 21) or per group (18).
+void lower_group_norm(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const int64_t r = b.rank(x);
+  if (r < 2) b.fail("input must be [N, C, ...], got " + to_string(b.value(x).shape));
+  const Shape shape = require_known_shape(b, x, "GroupNormalization");
+  const int64_t groups = b.attr_int("num_groups");
+  if (groups <= 0 || shape[1] % groups != 0)
+    b.fail("num_groups " + std::to_string(groups) + " does not divide the " +
+           std::to_string(shape[1]) + " channels");
+  const ValueId grouped = b.emit1("group", CoreOp::kReshape, {x}, {},
+                                  {{"shape", std::vector<int64_t>{shape[0], groups, -1}}});
+  ValueId normed = emit_standardize(b, grouped, 1u << 2, b.attr_float("epsilon", 1e-5f));
+  ValueId scale = b.input(1), bias = b.input(2);
+  if (b.opset() < 21) {  // per-group parameters, applied on the grouped view
+    scale = channel_param(b, scale, 3, "scale_g");
+    bias = channel_param(b, bias, 3, "bias_g");
+    normed = emit_binary(b, "scale", RMA_BINARY_MUL, normed, scale);
+    normed = emit_binary(b, "bias", RMA_BINARY_ADD, normed, bias);
+    b.emit_outputs(CoreOp::kReshape, {normed}, {}, {{"shape", shape}});
+    return;
+  }
+  const ValueId y = b.emit1("ungroup", CoreOp::kReshape, {normed}, {}, {{"shape", shape}});
+  const ValueId scaled =
+      emit_binary(b, "scale", RMA_BINARY_MUL, y, channel_param(b, scale, r, "scale_c"));
+  b.emit_outputs(RMA_OP_BINARY, {scaled, channel_param(b, bias, r, "bias_c")},
+                 binary_attrs(RMA_BINARY_ADD));
+}
+
+// (X - E[X]) / (sqrt(E[X²] - E[X]²) + 1e-9) over `axes` (default 0, 2, 3),
+// as the op's ONNX function.
+void lower_mvn(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const int64_t r = b.rank(x);
+  uint32_t mask = 0;
+  for (int64_t a :
+       normalized_axes(b, b.attr_ints("axes", std::vector<int64_t>{0, 2, 3}), r, "axis"))
+    mask |= 1u << a;
+  const DType dt = b.dtype(x);
+  const ValueId mean =
+      b.emit1("mean", RMA_OP_REDUCE, {x}, reduce_attrs(RMA_REDUCE_MEAN, mask, true));
+  const ValueId mean_sq =
+      b.emit1("mean_of_square", RMA_OP_REDUCE, {emit_binary(b, "square", RMA_BINARY_MUL, x, x)},
+              reduce_attrs(RMA_REDUCE_MEAN, mask, true));
+  const ValueId var = emit_binary(b, "variance", RMA_BINARY_SUB, mean_sq,
+                                  emit_binary(b, "square_of_mean", RMA_BINARY_MUL, mean, mean));
+  const ValueId std_eps =
+      emit_binary(b, "std_eps", RMA_BINARY_ADD, emit_unary(b, "std", RMA_UNARY_SQRT, var),
+                  b.scalar("eps", 1e-9, dt));
+  b.emit_outputs(RMA_OP_BINARY, {emit_binary(b, "center", RMA_BINARY_SUB, x, mean), std_eps},
+                 binary_attrs(RMA_BINARY_DIV));
+}
+
+// --------------------------------------------------------- rearrangement
+
+// 1 at the first maximum along `axis`, 0 elsewhere: argmax compared with
+// the positions along the axis. Before 13 the input is seen as 2-D.
+void lower_hardmax(NodeBuilder& b) {
+  const ValueId x = float_input(b);
+  const int64_t r = b.rank(x);
+  const bool legacy = b.opset() < 13;
+  const int64_t axis = normalize_axis(b, b.attr_int("axis", legacy ? 1 : -1), r, "axis");
+  ValueId v = x;
+  int64_t along = axis;
+  if (legacy) {
+    v = b.emit1("flatten", CoreOp::kFlatten, {x}, {}, {{"axis", axis}});
+    along = 1;
+  }
+  const Shape shape = require_known_shape(b, v, "Hardmax");
+  const int64_t n = shape[along];
+  std::vector<double> positions(static_cast<size_t>(n));
+  std::iota(positions.begin(), positions.end(), 0.0);
+  Shape positions_shape(shape.size(), 1);
+  positions_shape[along] = n;
+  const ValueId pos =
+      b.constant("positions", host_tensor(positions, positions_shape, DType::kI64, b.host()));
+  const ValueId first_max =
+      b.emit1("argmax", RMA_OP_REDUCE, {v}, reduce_attrs(RMA_REDUCE_ARGMAX, 1u << along, true));
+  const ValueId hit = emit_binary(b, "is_max", RMA_BINARY_EQUAL, pos, first_max);
+  if (!legacy) {
+    b.emit_outputs(RMA_OP_CAST, {hit}, cast_attrs(b.dtype(x)));
+    return;
+  }
+  emit_reshape_like(b, b.emit1("cast", RMA_OP_CAST, {hit}, cast_attrs(b.dtype(x))), x);
+}
+
+// A 2-D constant with ones on diagonal k, shaped like the input.
+void lower_eye_like(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  if (b.rank(x) != 2) b.fail("input must be 2-D, got " + to_string(b.value(x).shape));
+  const Shape shape = require_known_shape(b, x, "EyeLike");
+  DType dt = b.dtype(x);
+  if (b.has_attr("dtype")) {
+    const auto onnx_type = static_cast<int32_t>(b.attr_int("dtype"));
+    const std::optional<DType> d = import_dtype(onnx_type);
+    if (!d) b.unsupported("dtype " + onnx_type_name(onnx_type) + " is not supported");
+    dt = *d;
+  }
+  const int64_t k = b.attr_int("k", 0);
+  std::vector<double> eye(static_cast<size_t>(shape[0] * shape[1]), 0.0);
+  for (int64_t i = 0; i < shape[0]; ++i)
+    if (i + k >= 0 && i + k < shape[1]) eye[i * shape[1] + i + k] = 1.0;
+  b.define_constant_output(host_tensor(eye, shape, dt, b.host()));
+}
+
+// Reshape to 6-D, transpose, reshape back: DepthToSpace and SpaceToDepth.
+void emit_block_rearrange(NodeBuilder& b, ValueId x, const std::vector<int64_t>& split,
+                          const std::vector<int64_t>& perm, const std::vector<int64_t>& result) {
+  const ValueId six = b.emit1("split_blocks", CoreOp::kReshape, {x}, {}, {{"shape", split}});
+  const ValueId moved = b.emit1("move_blocks", RMA_OP_TRANSPOSE, {six}, transpose_attrs(perm));
+  b.emit_outputs(CoreOp::kReshape, {moved}, {}, {{"shape", result}});
+}
+
+// [N, C, H, W] blocks: the block mode string, checked.
+std::string block_mode(NodeBuilder& b) {
+  const std::string mode = b.attr_string("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD")
+    b.fail("attribute 'mode' is '" + mode + "', expected 'DCR' or 'CRD'");
+  return mode;
+}
+
+void lower_depth_to_space(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  if (b.rank(x) != 4) b.fail("input must be [N, C, H, W], got " + to_string(b.value(x).shape));
+  const Shape s = require_known_shape(b, x, "DepthToSpace");
+  const int64_t k = b.attr_int("blocksize");
+  if (k <= 0 || s[1] % (k * k) != 0)
+    b.fail("blocksize " + std::to_string(k) + " squared does not divide the " +
+           std::to_string(s[1]) + " channels");
+  const int64_t c = s[1] / (k * k);
+  const std::vector<int64_t> result = {s[0], c, s[2] * k, s[3] * k};
+  if (block_mode(b) == "DCR")
+    emit_block_rearrange(b, x, {s[0], k, k, c, s[2], s[3]}, {0, 3, 4, 1, 5, 2}, result);
+  else
+    emit_block_rearrange(b, x, {s[0], c, k, k, s[2], s[3]}, {0, 1, 4, 2, 5, 3}, result);
+}
+
+void lower_space_to_depth(NodeBuilder& b) {
+  const ValueId x = b.input(0);
+  if (b.rank(x) != 4) b.fail("input must be [N, C, H, W], got " + to_string(b.value(x).shape));
+  const Shape s = require_known_shape(b, x, "SpaceToDepth");
+  const int64_t k = b.attr_int("blocksize");
+  if (k <= 0 || s[2] % k != 0 || s[3] % k != 0)
+    b.fail("blocksize " + std::to_string(k) + " does not divide H and W of " + rma::to_string(s));
+  const std::vector<int64_t> split = {s[0], s[1], s[2] / k, k, s[3] / k, k};
+  const std::vector<int64_t> result = {s[0], s[1] * k * k, s[2] / k, s[3] / k};
+  if (block_mode(b) == "DCR")
+    emit_block_rearrange(b, x, split, {0, 3, 5, 1, 2, 4}, result);
+  else
+    emit_block_rearrange(b, x, split, {0, 1, 3, 5, 2, 4}, result);
+}
+
+// ------------------------------------------------------------- Einsum
+// One or two operands with distinct labels each (no '...', no diagonals):
+// labels only one operand has and the output lacks are summed first; the
+// rest becomes one batched matmul [batch, M, K] x [batch, K, N] between
+// transposes and reshapes. Needs the input shapes known at import.
+
+struct EinsumOperand {
+  ValueId value;
+  std::string labels;  // one letter per dim
+  Shape shape;
+};
+
+// `op` transposed so its labels read `order` (a permutation of them).
+EinsumOperand einsum_transpose(NodeBuilder& b, const EinsumOperand& op, const std::string& order,
+                               const std::string& what) {
+  if (op.labels == order) return op;
+  std::vector<int64_t> perm;
+  Shape shape;
+  for (char c : order) {
+    const auto d = static_cast<int64_t>(op.labels.find(c));
+    perm.push_back(d);
+    shape.push_back(op.shape[d]);
+  }
+  return {b.emit1(what, RMA_OP_TRANSPOSE, {op.value}, transpose_attrs(perm)), order, shape};
+}
+
+// `op` summed over the labels `keep` lacks (kept in their order).
+EinsumOperand einsum_sum_out(NodeBuilder& b, const EinsumOperand& op, const std::string& keep,
+                             const std::string& what) {
+  uint32_t mask = 0;
+  EinsumOperand out{op.value, "", {}};
+  for (size_t d = 0; d < op.labels.size(); ++d) {
+    if (keep.find(op.labels[d]) == std::string::npos) {
+      mask |= 1u << d;
+    } else {
+      out.labels += op.labels[d];
+      out.shape.push_back(op.shape[d]);
+    }
+  }
+  if (mask == 0) return op;
+  out.value = b.emit1(what, RMA_OP_REDUCE, {op.value}, reduce_attrs(RMA_REDUCE_SUM, mask, false));
+  return out;
+}
+
+void lower_einsum(NodeBuilder& b) {
+  std::string eq;
+  for (char c : b.attr_string("equation"))
+    if (c != ' ') eq += c;
+  if (eq.find("...") != std::string::npos)
+    b.unsupported("equation '" + eq + "': ellipsis ('...') is not supported");
+  const size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (size_t begin = 0;;) {
+    const size_t comma = lhs.find(',', begin);
+    terms.push_back(lhs.substr(begin, comma == std::string::npos ? comma : comma - begin));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  const std::vector<ValueId> in = b.inputs();
+  if (terms.size() != in.size())
+    b.fail("equation '" + eq + "' has " + std::to_string(terms.size()) + " operands, the node " +
+           std::to_string(in.size()) + " inputs");
+  if (in.size() > 2)
+    b.unsupported("equation '" + eq + "': " + std::to_string(in.size()) +
+                  " operands are not supported (one or two)");
+  std::vector<EinsumOperand> ops;
+  std::map<char, int64_t> sizes, uses;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!is_float(b.dtype(in[i])))
+      b.unsupported("dtype " + std::string(rma::name(b.dtype(in[i]))) +
+                    " is not supported (float inputs only)");
+    EinsumOperand op{in[i], terms[i], require_known_shape(b, in[i], "Einsum")};
+    if (op.labels.size() != op.shape.size())
+      b.fail("operand " + std::to_string(i) + " of '" + eq + "' has " +
+             std::to_string(op.labels.size()) + " labels for shape " + rma::to_string(op.shape));
+    for (size_t d = 0; d < op.labels.size(); ++d) {
+      const char c = op.labels[d];
+      if (!std::isalpha(static_cast<unsigned char>(c)))
+        b.fail("equation '" + eq + "': '" + std::string(1, c) + "' is not a label");
+      if (op.labels.find(c) != d)
+        b.unsupported("equation '" + eq +
+                      "': a label repeated in one operand (a diagonal) is "
+                      "not supported");
+      if (sizes.count(c) && sizes[c] != op.shape[d])
+        b.fail("label '" + std::string(1, c) + "' has sizes " + std::to_string(sizes[c]) + " and " +
+               std::to_string(op.shape[d]));
+      sizes[c] = op.shape[d];
+      ++uses[c];
+    }
+    ops.push_back(op);
+  }
+  std::string out;
+  if (arrow != std::string::npos) {
+    out = eq.substr(arrow + 2);
+    for (size_t d = 0; d < out.size(); ++d)
+      if (!sizes.count(out[d]) || out.find(out[d]) != d)
+        b.fail("equation '" + eq + "': output label '" + std::string(1, out[d]) +
+               "' is unknown or repeated");
+  } else {  // implicit: the labels used once, alphabetically
+    for (const auto& [c, n] : uses)
+      if (n == 1) out += c;
+  }
+  const auto has = [](const std::string& labels, char c) {
+    return labels.find(c) != std::string::npos;
+  };
+
+  if (ops.size() == 1) {
+    const EinsumOperand summed = einsum_sum_out(b, ops[0], out, "sum");
+    const EinsumOperand y = einsum_transpose(b, summed, out, "transpose");
+    b.emit_outputs(CoreOp::kIdentity, {y.value});
+    return;
+  }
+  // Labels one operand has alone and the output lacks: summed right away.
+  std::string keep_a, keep_b;
+  for (char c : ops[0].labels)
+    if (has(ops[1].labels, c) || has(out, c)) keep_a += c;
+  for (char c : ops[1].labels)
+    if (has(ops[0].labels, c) || has(out, c)) keep_b += c;
+  const EinsumOperand a = einsum_sum_out(b, ops[0], keep_a, "sum_a");
+  const EinsumOperand c = einsum_sum_out(b, ops[1], keep_b, "sum_b");
+  std::string batch, contracted, a_kept, b_kept;
+  for (char l : a.labels) {
+    if (has(c.labels, l))
+      (has(out, l) ? batch : contracted) += l;
+    else
+      a_kept += l;
+  }
+  for (char l : c.labels)
+    if (!has(a.labels, l)) b_kept += l;
+  const auto product = [&](const std::string& labels) {
+    int64_t p = 1;
+    for (char l : labels) p *= sizes[l];
+    return p;
+  };
+  const int64_t nb = product(batch), m = product(a_kept), k = product(contracted),
+                n = product(b_kept);
+  const EinsumOperand at = einsum_transpose(b, a, batch + a_kept + contracted, "transpose_a");
+  const EinsumOperand ct = einsum_transpose(b, c, batch + contracted + b_kept, "transpose_b");
+  const ValueId a3 = b.emit1("reshape_a", CoreOp::kReshape, {at.value}, {},
+                             {{"shape", std::vector<int64_t>{nb, m, k}}});
+  const ValueId c3 = b.emit1("reshape_b", CoreOp::kReshape, {ct.value}, {},
+                             {{"shape", std::vector<int64_t>{nb, k, n}}});
+  const ValueId prod = b.emit1("matmul", RMA_OP_MATMUL, {a3, c3});
+  EinsumOperand y{kNoValue, batch + a_kept + b_kept, {}};
+  for (char l : y.labels) y.shape.push_back(sizes[l]);
+  y.value = b.emit1("reshape_out", CoreOp::kReshape, {prod}, {},
+                    {{"shape", std::vector<int64_t>(y.shape.begin(), y.shape.end())}});
+  b.emit_outputs(CoreOp::kIdentity, {einsum_transpose(b, y, out, "transpose_out").value});
+}
+
+// ------------------------------------------------------ GatherElements
+// y[i] = data[i with i[axis] replaced by indices[i]]: every candidate k of
+// the axis is compared with the index (a one-hot over a new last dim), the
+// matching data element selected and the rest summed away. data is first
+// cut to the indices' extents on the other dims and its axis moved last.
+// Needs shapes known at import; O(size · axis extent), for modest sizes.
+void lower_gather_elements(NodeBuilder& b) {
+  const ValueId data = b.input(0), indices = b.input(1);
+  const int64_t r = b.rank(data);
+  if (b.rank(indices) != r)
+    b.fail("indices must have the rank of data (" + std::to_string(r) + "), got " +
+           to_string(b.value(indices).shape));
+  const int64_t axis = normalize_axis(b, b.attr_int("axis", 0), r, "axis");
+  const Shape ds = require_known_shape(b, data, "GatherElements");
+  const Shape is = require_known_shape(b, indices, "GatherElements");
+  const DType dt = b.dtype(data), it = b.dtype(indices);
+  if (dt == DType::kBool || dt == DType::kI8)
+    b.unsupported("data of dtype " + std::string(rma::name(dt)) + " is not supported");
+  auto sa = abi_struct<rma_slice_attrs>();
+  for (int64_t d = 0; d < r; ++d) {
+    if (d != axis && is[d] > ds[d])
+      b.fail("indices shape " + rma::to_string(is) + " exceeds data shape " + rma::to_string(ds) +
+             " on dim " + std::to_string(d));
+    sa.start[d] = 0;
+    sa.step[d] = 1;
+    sa.size[d] = d == axis ? ds[d] : is[d];
+  }
+  const ValueId cut = b.emit1("cut", RMA_OP_SLICE, {data}, abi_bytes(sa));
+  std::vector<int64_t> perm;
+  for (int64_t d = 0; d < r; ++d)
+    if (d != axis) perm.push_back(d);
+  perm.push_back(axis);
+  ValueId moved = b.emit1("axis_last", RMA_OP_TRANSPOSE, {cut}, transpose_attrs(perm));
+  moved = b.emit1("unsqueeze_data", CoreOp::kUnsqueeze, {moved}, {},
+                  {{"axes", std::vector<int64_t>{axis}}});
+  const int64_t k = ds[axis];
+  // Negative indices count from the end.
+  const ValueId negative =
+      emit_binary(b, "negative", RMA_BINARY_LESS, indices, b.scalar("zero", 0, it));
+  const ValueId wrapped = emit_binary(b, "wrap", RMA_BINARY_ADD, indices,
+                                      b.scalar("extent", static_cast<double>(k), it));
+  const ValueId index = b.emit1("index", RMA_OP_WHERE, {negative, wrapped, indices});
+  std::vector<double> candidates(static_cast<size_t>(k));
+  std::iota(candidates.begin(), candidates.end(), 0.0);
+  const ValueId pos = b.constant("candidates", host_tensor(candidates, {k}, it, b.host()));
+  const ValueId index_col = b.emit1("unsqueeze_index", CoreOp::kUnsqueeze, {index}, {},
+                                    {{"axes", std::vector<int64_t>{r}}});
+  const ValueId hit = emit_binary(b, "one_hot", RMA_BINARY_EQUAL, index_col, pos);
+  const ValueId picked = b.emit1("pick", RMA_OP_WHERE, {hit, moved, b.scalar("zero", 0, dt)});
+  b.emit_outputs(RMA_OP_REDUCE, {picked}, reduce_attrs(RMA_REDUCE_SUM, 1u << r, false));
+}
+
+// ----------------------------------------------------------- losses
+
+// NegativeLogLikelihoodLoss of `input` [N, C, d...] (log-probabilities)
+// and `target` [N, d...]: -input[n, target, d...] · weight[target], 0 where
+// target == ignore_index; reduced by `reduction` (none, sum, or mean: the sum
+// over the sum of the weights used). The class is picked by comparing it
+// with every class (a one-hot over dim 1).
+ValueId emit_nll(NodeBuilder& b, ValueId input, ValueId target, ValueId weight,
+                 const std::string& reduction) {
+  const int64_t r = b.rank(input);
+  const Shape is = require_known_shape(b, input, b.op_type());
+  if (r < 2 || b.rank(target) != r - 1)
+    b.fail("input must be [N, C, d...] and target [N, d...], got " + rma::to_string(is) + " and " +
+           to_string(b.value(target).shape));
+  if (reduction != "none" && reduction != "sum" && reduction != "mean")
+    b.fail("attribute 'reduction' is '" + reduction + "', expected none, sum or mean");
+  const DType dt = b.dtype(input), tt = b.dtype(target);
+  ValueId ignored = kNoValue, safe_target = target;
+  if (b.has_attr("ignore_index")) {
+    ignored =
+        emit_binary(b, "ignored", RMA_BINARY_EQUAL, target,
+                    b.scalar("ignore_index", static_cast<double>(b.attr_int("ignore_index")), tt));
+    safe_target = b.emit1("safe_target", RMA_OP_WHERE, {ignored, b.scalar("zero", 0, tt), target});
+  }
+  const int64_t c = is[1];
+  std::vector<double> classes(static_cast<size_t>(c));
+  std::iota(classes.begin(), classes.end(), 0.0);
+  Shape class_shape(static_cast<size_t>(r), 1);
+  class_shape[1] = c;
+  const ValueId hit =
+      emit_binary(b, "one_hot", RMA_BINARY_EQUAL,
+                  b.emit1("unsqueeze_target", CoreOp::kUnsqueeze, {safe_target}, {},
+                          {{"axes", std::vector<int64_t>{1}}}),
+                  b.constant("classes", host_tensor(classes, class_shape, tt, b.host())));
+  const ValueId picked =
+      b.emit1("pick", RMA_OP_REDUCE,
+              {b.emit1("select", RMA_OP_WHERE, {hit, input, b.scalar("zero", 0, dt)})},
+              reduce_attrs(RMA_REDUCE_SUM, 1u << 1, false));
+  // The weight of each element: weight[target] (or 1), 0 where ignored.
+  ValueId w = kNoValue;
+  if (weight != kNoValue)
+    w = b.emit1("weight", RMA_OP_GATHER, {weight, safe_target}, axis_attrs(0));
+  if (ignored != kNoValue)
+    w = b.emit1("weight_kept", RMA_OP_WHERE,
+                {ignored, b.scalar("zero", 0, dt), w == kNoValue ? b.scalar("one", 1, dt) : w});
+  const ValueId weighted =
+      w == kNoValue ? picked : emit_binary(b, "weighted", RMA_BINARY_MUL, picked, w);
+  const ValueId loss = emit_unary(b, "neg", RMA_UNARY_NEG, weighted);
+  if (reduction == "none") return loss;
+  const uint32_t all = (1u << (r - 1)) - 1;
+  const ValueId total =
+      b.emit1("sum", RMA_OP_REDUCE, {loss}, reduce_attrs(RMA_REDUCE_SUM, all, false));
+  if (reduction == "sum") return total;
+  // w, when present, has the target's shape (gathered, or 0/1 by ignored).
+  const ValueId denominator =
+      w == kNoValue
+          ? b.scalar("count",
+                     static_cast<double>(rma::numel(require_known_shape(b, target, b.op_type()))),
+                     dt)
+          : b.emit1("weight_sum", RMA_OP_REDUCE, {w}, reduce_attrs(RMA_REDUCE_SUM, all, false));
+  return emit_binary(b, "mean", RMA_BINARY_DIV, total, denominator);
+}
+
+void lower_nll_loss(NodeBuilder& b) {
+  const ValueId input = float_input(b);
+  const ValueId loss =
+      emit_nll(b, input, b.input(1), b.optional_input(2), b.attr_string("reduction", "mean"));
+  b.emit_outputs(CoreOp::kIdentity, {loss});
+}
+
+// LogSoftmax over dim 1, then NegativeLogLikelihoodLoss; output 1 is the
+// log-probabilities.
+void lower_softmax_cross_entropy(NodeBuilder& b) {
+  const ValueId scores = float_input(b);
+  const int64_t r = b.rank(scores);
+  if (r < 2) b.fail("scores must be [N, C, d...], got " + to_string(b.value(scores).shape));
+  std::vector<int64_t> perm(static_cast<size_t>(r));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[1], perm[r - 1]);
+  ValueId log_prob = scores;
+  if (r > 2) log_prob = b.emit1("classes_last", RMA_OP_TRANSPOSE, {scores}, transpose_attrs(perm));
+  log_prob = b.emit1("log_softmax", RMA_OP_SOFTMAX, {log_prob}, softmax_attrs(true));
+  if (r > 2)
+    log_prob = b.emit1("classes_back", RMA_OP_TRANSPOSE, {log_prob}, transpose_attrs(perm));
+  const ValueId loss =
+      emit_nll(b, log_prob, b.input(1), b.optional_input(2), b.attr_string("reduction", "mean"));
+  b.emit_outputs(CoreOp::kIdentity, {loss});
+  b.set_output(1, log_prob);
+}
+
+// ---------------------------------------------------------- Attention
+// softmax(Q·Kᵀ·scale + bias)·V spelled out (opsets 23+), as the ONNX
+// reference: 3-D inputs split into heads, past_key/past_value concatenated
+// (present_* outputs), grouped K/V heads repeated, a bool or additive mask
+// (padded with -inf to the key length), is_causal (aligned to the end of
+// the past), softcap, softmax_precision and the qk_matmul_output modes; a
+// row masked everywhere gives 0. Needs shapes known at import; the padding
+// lengths (nonpad_kv_seqlen) and sliding windows are not supported.
+
+// `v` repeated `times` along axis 1 ([B, H, S, D] -> [B, H·times, S, D]).
+ValueId repeat_heads(NodeBuilder& b, ValueId v, const Shape& s, int64_t times,
+                     const std::string& what) {
+  if (times == 1) return v;
+  const ValueId u = b.emit1(what + "_unsqueeze", CoreOp::kUnsqueeze, {v}, {},
+                            {{"axes", std::vector<int64_t>{2}}});
+  auto ea = abi_struct<rma_shape_attrs>();
+  ea.ndim = 5;
+  const int64_t dims[5] = {s[0], s[1], times, s[2], s[3]};
+  for (int i = 0; i < 5; ++i) ea.shape[i] = dims[i];
+  const ValueId e = b.emit1(what + "_expand", RMA_OP_EXPAND, {u}, abi_bytes(ea));
+  return b.emit1(what + "_merge", CoreOp::kReshape, {e}, {},
+                 {{"shape", std::vector<int64_t>{s[0], s[1] * times, s[2], s[3]}}});
+}
+
+void lower_attention(NodeBuilder& b) {
+  ValueId q = float_input(b), k = b.input(1), v = b.input(2);
+  const DType dt = b.dtype(q);
+  const ValueId mask = b.optional_input(3), past_k = b.optional_input(4),
+                past_v = b.optional_input(5);
+  if (b.has_input(6)) b.unsupported("input nonpad_kv_seqlen is not supported");
+  if (b.attr_int("left_window_size", -1) >= 0 || b.attr_int("right_window_size", -1) >= 0)
+    b.unsupported("sliding windows (left_window_size/right_window_size) are not supported");
+  if ((past_k == kNoValue) != (past_v == kNoValue))
+    b.fail("past_key and past_value must be given together");
+  const int64_t rank = b.rank(q);
+  if (rank != 3 && rank != 4) b.fail("Q must be 3-D or 4-D, got " + to_string(b.value(q).shape));
+  const auto to_heads = [&](ValueId x, const char* what, const char* heads_attr) {
+    if (rank == 4) return x;
+    const Shape s = require_known_shape(b, x, "Attention");
+    const int64_t heads = b.attr_int(heads_attr);
+    if (heads <= 0 || s[2] % heads != 0)
+      b.fail(std::string(heads_attr) + " " + std::to_string(heads) + " does not divide the " +
+             std::to_string(s[2]) + " features of " + what);
+    const ValueId split = b.emit1(std::string(what) + "_split", CoreOp::kReshape, {x}, {},
+                                  {{"shape", std::vector<int64_t>{s[0], s[1], heads, -1}}});
+    return b.emit1(std::string(what) + "_heads", RMA_OP_TRANSPOSE, {split},
+                   transpose_attrs({0, 2, 1, 3}));
+  };
+  q = to_heads(q, "q", "q_num_heads");
+  k = to_heads(k, "k", "kv_num_heads");
+  v = to_heads(v, "v", "kv_num_heads");
+  int64_t past_len = 0;
+  if (past_k != kNoValue) {
+    past_len = require_known_shape(b, past_k, "Attention")[2];
+    k = b.emit1("present_key", RMA_OP_CONCAT, {past_k, k}, axis_attrs(2));
+    v = b.emit1("present_value", RMA_OP_CONCAT, {past_v, v}, axis_attrs(2));
+  }
+  const ValueId present_k = k, present_v = v;
+  const Shape qs = require_known_shape(b, q, "Attention");
+  const Shape ks = require_known_shape(b, k, "Attention");
+  const Shape vs = require_known_shape(b, v, "Attention");
+  const int64_t q_len = qs[2], kv_len = ks[2];
+  if (qs[1] % ks[1] != 0 || ks[1] != vs[1])
+    b.fail("the " + std::to_string(qs[1]) + " query heads cannot be grouped over " +
+           std::to_string(ks[1]) + " key and " + std::to_string(vs[1]) + " value heads");
+  k = repeat_heads(b, k, ks, qs[1] / ks[1], "k");
+  v = repeat_heads(b, v, vs, qs[1] / vs[1], "v");
+
+  // Q and K each scaled by sqrt(scale), as the reference.
+  const double scale =
+      b.has_attr("scale") ? b.attr_float("scale") : 1.0 / std::sqrt(static_cast<double>(qs[3]));
+  const ValueId root = b.scalar("sqrt_scale", std::sqrt(scale), dt);
+  const ValueId qk_scaled = emit_binary(b, "scale_q", RMA_BINARY_MUL, q, root);
+  const ValueId kt = b.emit1("k_t", RMA_OP_TRANSPOSE, {k}, transpose_attrs({0, 1, 3, 2}));
+  ValueId qk = b.emit1("qk", RMA_OP_MATMUL,
+                       {qk_scaled, emit_binary(b, "scale_k", RMA_BINARY_MUL, kt, root)});
+  const float softcap = b.attr_float("softcap", 0.f);
+  if (softcap > 0) {
+    const ValueId cap = b.scalar("softcap", softcap, dt);
+    const ValueId t = emit_unary(b, "softcap_tanh", RMA_UNARY_TANH,
+                                 emit_binary(b, "softcap_div", RMA_BINARY_DIV, qk, cap));
+    qk = emit_binary(b, "softcap_mul", RMA_BINARY_MUL, t, cap);
+  }
+
+  // The additive bias: the mask (bools as 0 / -inf, padded to the key
+  // length), plus the causal part.
+  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+  ValueId bias = kNoValue;
+  if (mask != kNoValue) {
+    bias = mask;
+    if (b.dtype(mask) == DType::kBool)
+      bias = b.emit1("mask_bias", RMA_OP_WHERE,
+                     {mask, b.scalar("zero", 0, dt), b.scalar("neg_inf", kNegInf, dt)});
+    const Shape ms = require_known_shape(b, bias, "Attention");
+    if (ms.empty()) b.fail("attn_mask must have at least one dim");
+    if (ms.back() < kv_len) {
+      Shape pad_shape = ms;
+      pad_shape.back() = kv_len - ms.back();
+      const std::vector<double> pad(static_cast<size_t>(rma::numel(pad_shape)), kNegInf);
+      bias = b.emit1("mask_pad", RMA_OP_CONCAT,
+                     {bias, b.constant("mask_pad", host_tensor(pad, pad_shape, dt, b.host()))},
+                     axis_attrs(static_cast<int64_t>(ms.size()) - 1));
+    }
+  }
+  if (b.attr_int("is_causal", 0) != 0) {
+    std::vector<double> causal(static_cast<size_t>(q_len * kv_len));
+    for (int64_t i = 0; i < q_len; ++i)
+      for (int64_t j = 0; j < kv_len; ++j)
+        causal[i * kv_len + j] = j <= i + past_len ? 0.0 : kNegInf;
+    const ValueId c = b.constant("causal", host_tensor(causal, {q_len, kv_len}, dt, b.host()));
+    bias = bias == kNoValue ? c : emit_binary(b, "add_causal", RMA_BINARY_ADD, bias, c);
+  }
+  const ValueId qk_biased =
+      bias == kNoValue ? qk : emit_binary(b, "add_bias", RMA_BINARY_ADD, qk, bias);
+
+  DType softmax_dt = dt;
+  if (b.has_attr("softmax_precision")) {
+    const auto t = static_cast<int32_t>(b.attr_int("softmax_precision"));
+    const std::optional<DType> d = import_dtype(t);
+    if (!d || !is_float(*d))
+      b.unsupported("softmax_precision " + onnx_type_name(t) + " is not supported");
+    softmax_dt = *d;
+  }
+  const auto cast_to = [&](ValueId x, DType to, const std::string& what) {
+    return b.dtype(x) == to ? x : b.emit1(what, RMA_OP_CAST, {x}, cast_attrs(to));
+  };
+  ValueId probs = b.emit1("softmax", RMA_OP_SOFTMAX, {cast_to(qk_biased, softmax_dt, "softmax_in")},
+                          softmax_attrs(false));
+  if (bias != kNoValue) {  // rows the bias masks everywhere: 0, not NaN
+    const ValueId row_max = b.emit1("bias_row_max", RMA_OP_REDUCE, {bias},
+                                    reduce_attrs(RMA_REDUCE_MAX, 1u << (b.rank(bias) - 1), true));
+    const ValueId all_masked = emit_binary(b, "row_all_masked", RMA_BINARY_EQUAL, row_max,
+                                           b.scalar("neg_inf", kNegInf, dt));
+    probs = b.emit1("zero_masked_rows", RMA_OP_WHERE,
+                    {all_masked, b.scalar("zero", 0, softmax_dt), probs});
+  }
+  probs = cast_to(probs, dt, "softmax_out");
+  ValueId y = b.emit1("attend", RMA_OP_MATMUL, {probs, v});
+  if (rank == 3) {
+    const ValueId t =
+        b.emit1("merge_heads_t", RMA_OP_TRANSPOSE, {y}, transpose_attrs({0, 2, 1, 3}));
+    y = b.emit1("merge_heads", CoreOp::kReshape, {t}, {},
+                {{"shape", std::vector<int64_t>{qs[0], q_len, -1}}});
+  }
+  b.emit_outputs(CoreOp::kIdentity, {y});
+  b.set_output(1, present_k);
+  b.set_output(2, present_v);
+  if (b.has_output(3)) {
+    const int64_t mode = b.attr_int("qk_matmul_output_mode", 0);
+    if (mode < 0 || mode > 3)
+      b.fail("qk_matmul_output_mode is " + std::to_string(mode) + ", expected 0 to 3");
+    b.set_output(3, mode <= 1 ? qk : mode == 2 ? qk_biased : probs);
+  }
+}
+
 }  // namespace
 
 const std::unordered_map<std::string, OpEntry>& op_table() {
-  static const std::unordered_map<std::string, OpEntry> table = {
+  static const std::unordered_map<std::string, OpEntry> table = with_vision_ops({
       // elementwise binary
       {"Add", {binary(RMA_BINARY_ADD)}},
       {"Sub", {binary(RMA_BINARY_SUB)}},
@@ -754,6 +1819,22 @@ const std::unordered_map<std::string, OpEntry>& op_table() {
       {"Gelu", {lower_gelu, 20}},
       {"HardSigmoid", {lower_hard_sigmoid}},
       {"Clip", {lower_clip}},
+      {"Elu", {lower_elu}},
+      {"Selu", {lower_selu}},
+      {"Celu", {lower_celu, 12}},
+      {"Softplus", {lower_softplus}},
+      {"Softsign", {lower_softsign}},
+      {"Mish", {lower_mish, 18}},
+      {"HardSwish", {lower_hard_swish, 14}},
+      {"Swish", {lower_swish, 24}},
+      {"ThresholdedRelu", {lower_thresholded_relu, 10}},
+      {"Shrink", {lower_shrink, 9}},
+      {"PRelu", {lower_prelu}},
+      {"IsNaN", {lower_is_nan, 9}},
+      {"IsInf", {lower_is_inf, 10}},
+      {"Tan", {lower_tan}},
+      {"Sinh", {hyperbolic(RMA_BINARY_SUB), 9}},
+      {"Cosh", {hyperbolic(RMA_BINARY_ADD), 9}},
       // softmax
       {"Softmax", {softmax(false)}},
       {"LogSoftmax", {softmax(true)}},
@@ -767,6 +1848,10 @@ const std::unordered_map<std::string, OpEntry>& op_table() {
       {"ReduceMin", {reduce(RMA_REDUCE_MIN)}},
       {"ReduceProd", {reduce(RMA_REDUCE_PROD)}},
       {"ReduceSumSquare", {reduce(RMA_REDUCE_SUM_SQUARE)}},
+      {"ReduceL1", {lower_reduce_l1}},
+      {"ReduceL2", {lower_reduce_l2}},
+      {"ReduceLogSum", {lower_reduce_log_sum}},
+      {"ReduceLogSumExp", {lower_reduce_log_sum_exp}},
       {"ArgMax", {arg_reduce(RMA_REDUCE_ARGMAX)}},
       {"ArgMin", {arg_reduce(RMA_REDUCE_ARGMIN)}},
       // types
@@ -795,7 +1880,22 @@ const std::unordered_map<std::string, OpEntry>& op_table() {
       {"Dropout", {lower_dropout}},
       // normalization
       {"LayerNormalization", {lower_layer_norm, 17}},
-  };
+      {"RMSNormalization", {lower_rms_norm, 23}},
+      {"LpNormalization", {lower_lp_norm}},
+      {"Trilu", {lower_trilu, 14}},
+      {"Einsum", {lower_einsum, 12}},
+      {"NegativeLogLikelihoodLoss", {lower_nll_loss, 12}},
+      {"SoftmaxCrossEntropyLoss", {lower_softmax_cross_entropy, 12}},
+      {"GatherElements", {lower_gather_elements, 11}},
+      {"Attention", {lower_attention, 23}},
+      {"InstanceNormalization", {lower_instance_norm}},
+      {"GroupNormalization", {lower_group_norm, 18}},
+      {"MeanVarianceNormalization", {lower_mvn, 9}},
+      {"Hardmax", {lower_hardmax}},
+      {"EyeLike", {lower_eye_like, 9}},
+      {"DepthToSpace", {lower_depth_to_space}},
+      {"SpaceToDepth", {lower_space_to_depth}},
+  });
   return table;
 }
 

@@ -9,9 +9,11 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "onnx_internal.h"
+#include "rma/graph/onnx.h"
 #include "rma/half.h"
 
 namespace rma::graph::onnx_import {
@@ -25,20 +27,34 @@ namespace {
 // cannot import it.
 int64_t stored_bytes(int32_t t) {
   switch (t) {
-    case pb::TensorProto_DataType_FLOAT: return 4;
-    case pb::TensorProto_DataType_UINT8: return 1;
-    case pb::TensorProto_DataType_INT8: return 1;
-    case pb::TensorProto_DataType_UINT16: return 2;
-    case pb::TensorProto_DataType_INT16: return 2;
-    case pb::TensorProto_DataType_INT32: return 4;
-    case pb::TensorProto_DataType_INT64: return 8;
-    case pb::TensorProto_DataType_BOOL: return 1;
-    case pb::TensorProto_DataType_FLOAT16: return 2;
-    case pb::TensorProto_DataType_DOUBLE: return 8;
-    case pb::TensorProto_DataType_UINT32: return 4;
-    case pb::TensorProto_DataType_UINT64: return 8;
-    case pb::TensorProto_DataType_BFLOAT16: return 2;
-    default: return 0;
+    case pb::TensorProto_DataType_FLOAT:
+      return 4;
+    case pb::TensorProto_DataType_UINT8:
+      return 1;
+    case pb::TensorProto_DataType_INT8:
+      return 1;
+    case pb::TensorProto_DataType_UINT16:
+      return 2;
+    case pb::TensorProto_DataType_INT16:
+      return 2;
+    case pb::TensorProto_DataType_INT32:
+      return 4;
+    case pb::TensorProto_DataType_INT64:
+      return 8;
+    case pb::TensorProto_DataType_BOOL:
+      return 1;
+    case pb::TensorProto_DataType_FLOAT16:
+      return 2;
+    case pb::TensorProto_DataType_DOUBLE:
+      return 8;
+    case pb::TensorProto_DataType_UINT32:
+      return 4;
+    case pb::TensorProto_DataType_UINT64:
+      return 8;
+    case pb::TensorProto_DataType_BFLOAT16:
+      return 2;
+    default:
+      return 0;
   }
 }
 
@@ -51,8 +67,10 @@ bool same_layout(int32_t t) {
     case pb::TensorProto_DataType_INT64:
     case pb::TensorProto_DataType_BOOL:
     case pb::TensorProto_DataType_FLOAT16:
-    case pb::TensorProto_DataType_BFLOAT16: return true;
-    default: return false;
+    case pb::TensorProto_DataType_BFLOAT16:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -77,10 +95,18 @@ void convert_element(int32_t t, const uint8_t* in, uint8_t* out, int64_t i,
     case pb::TensorProto_DataType_DOUBLE:
       store<float>(out + i * 4, static_cast<float>(load<double>(p)));
       return;
-    case pb::TensorProto_DataType_UINT8: store<int32_t>(out + i * 4, *p); return;
-    case pb::TensorProto_DataType_UINT16: store<int32_t>(out + i * 4, load<uint16_t>(p)); return;
-    case pb::TensorProto_DataType_INT16: store<int32_t>(out + i * 4, load<int16_t>(p)); return;
-    case pb::TensorProto_DataType_UINT32: store<int64_t>(out + i * 8, load<uint32_t>(p)); return;
+    case pb::TensorProto_DataType_UINT8:
+      store<int32_t>(out + i * 4, *p);
+      return;
+    case pb::TensorProto_DataType_UINT16:
+      store<int32_t>(out + i * 4, load<uint16_t>(p));
+      return;
+    case pb::TensorProto_DataType_INT16:
+      store<int32_t>(out + i * 4, load<int16_t>(p));
+      return;
+    case pb::TensorProto_DataType_UINT32:
+      store<int64_t>(out + i * 8, load<uint32_t>(p));
+      return;
     case pb::TensorProto_DataType_UINT64: {
       const uint64_t v = load<uint64_t>(p);
       if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -89,8 +115,12 @@ void convert_element(int32_t t, const uint8_t* in, uint8_t* out, int64_t i,
       store<int64_t>(out + i * 8, static_cast<int64_t>(v));
       return;
     }
-    case pb::TensorProto_DataType_BOOL: out[i] = *p != 0; return;
-    default: std::memcpy(out + i * sb, p, static_cast<size_t>(sb)); return;
+    case pb::TensorProto_DataType_BOOL:
+      out[i] = *p != 0;
+      return;
+    default:
+      std::memcpy(out + i * sb, p, static_cast<size_t>(sb));
+      return;
   }
 }
 
@@ -150,25 +180,40 @@ MappedFile map_file(const std::string& path) {
 std::optional<DType> import_dtype(int32_t t) {
   switch (t) {
     case pb::TensorProto_DataType_FLOAT:
-    case pb::TensorProto_DataType_DOUBLE: return DType::kF32;
-    case pb::TensorProto_DataType_FLOAT16: return DType::kF16;
-    case pb::TensorProto_DataType_BFLOAT16: return DType::kBF16;
-    case pb::TensorProto_DataType_INT8: return DType::kI8;
+    case pb::TensorProto_DataType_DOUBLE:
+      return DType::kF32;
+    case pb::TensorProto_DataType_FLOAT16:
+      return DType::kF16;
+    case pb::TensorProto_DataType_BFLOAT16:
+      return DType::kBF16;
+    case pb::TensorProto_DataType_INT8:
+      return DType::kI8;
     case pb::TensorProto_DataType_UINT8:
     case pb::TensorProto_DataType_INT16:
     case pb::TensorProto_DataType_UINT16:
-    case pb::TensorProto_DataType_INT32: return DType::kI32;
+    case pb::TensorProto_DataType_INT32:
+      return DType::kI32;
     case pb::TensorProto_DataType_UINT32:
     case pb::TensorProto_DataType_UINT64:
-    case pb::TensorProto_DataType_INT64: return DType::kI64;
-    case pb::TensorProto_DataType_BOOL: return DType::kBool;
-    default: return std::nullopt;
+    case pb::TensorProto_DataType_INT64:
+      return DType::kI64;
+    case pb::TensorProto_DataType_BOOL:
+      return DType::kBool;
+    default:
+      return std::nullopt;
   }
 }
 
 std::string onnx_type_name(int32_t t) {
   if (pb::TensorProto_DataType_IsValid(t))
     return pb::TensorProto_DataType_Name(static_cast<pb::TensorProto_DataType>(t));
+  // Types newer than the onnx.proto this build was generated from.
+  static const char* const kNewer[] = {
+      "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4",
+      "INT4",         "FLOAT4E2M1",     "FLOAT8E8M0", "UINT2",          "INT2"};
+  constexpr int32_t kFirstNewer = 17;
+  if (t >= kFirstNewer && t < kFirstNewer + static_cast<int32_t>(std::size(kNewer)))
+    return kNewer[t - kFirstNewer];
   return "type " + std::to_string(t);
 }
 
@@ -201,7 +246,9 @@ const MappedFile& TensorReader::external_file(const std::string& location,
 Tensor TensorReader::read(const pb::TensorProto& t, const std::string& what) {
   const int32_t type = t.data_type();
   const std::optional<DType> dtype = import_dtype(type);
-  if (!dtype) fail(what + ": element type " + onnx_type_name(type) + " is not supported");
+  if (!dtype)
+    throw Error(ErrorCode::kUnsupported,
+                what + ": element type " + onnx_type_name(type) + " is not supported");
   if (t.dims_size() > RMA_MAX_DIMS)
     fail(what + ": " + std::to_string(t.dims_size()) + " dims, at most " +
          std::to_string(RMA_MAX_DIMS) + " are supported");
@@ -295,7 +342,9 @@ Tensor TensorReader::read(const pb::TensorProto& t, const std::string& what) {
       given = t.uint64_data_size();
       field = "uint64_data";
       break;
-    default: given = t.int32_data_size(); break;
+    default:
+      given = t.int32_data_size();
+      break;
   }
   if (given != numel)
     fail(what + ": " + field + " has " + std::to_string(given) + " values, shape " +
@@ -327,10 +376,18 @@ Tensor TensorReader::read(const pb::TensorProto& t, const std::string& what) {
         const int32_t v = t.int32_data(i);
         switch (*dtype) {
           case DType::kF16:
-          case DType::kBF16: store<uint16_t>(out.data() + i * 2, static_cast<uint16_t>(v)); break;
-          case DType::kI8: store<int8_t>(out.data() + i, static_cast<int8_t>(v)); break;
-          case DType::kBool: out[i] = v != 0; break;
-          default: store<int32_t>(out.data() + i * 4, v); break;
+          case DType::kBF16:
+            store<uint16_t>(out.data() + i * 2, static_cast<uint16_t>(v));
+            break;
+          case DType::kI8:
+            store<int8_t>(out.data() + i, static_cast<int8_t>(v));
+            break;
+          case DType::kBool:
+            out[i] = v != 0;
+            break;
+          default:
+            store<int32_t>(out.data() + i * 4, v);
+            break;
         }
       }
       break;
@@ -339,3 +396,24 @@ Tensor TensorReader::read(const pb::TensorProto& t, const std::string& what) {
 }
 
 }  // namespace rma::graph::onnx_import
+
+namespace rma::graph {
+
+OnnxTensor read_onnx_tensor(const void* data, size_t size, const std::string& source_name) {
+  namespace oi = onnx_import;
+  auto proto = std::make_shared<oi::pb::TensorProto>();
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !proto->ParseFromArray(data, static_cast<int>(size)))
+    throw Error(ErrorCode::kInvalidArgument,
+                source_name + ": not a serialized ONNX TensorProto (truncated or corrupt)");
+  // Raw data of a native layout is wrapped, so the parsed proto stays alive
+  // with the tensor.
+  oi::TensorReader reader("", proto, Runtime::get().device("cpu"));
+  OnnxTensor out;
+  out.name = proto->name();
+  out.onnx_type = oi::onnx_type_name(proto->data_type());
+  out.tensor = reader.read(*proto, source_name);
+  return out;
+}
+
+}  // namespace rma::graph

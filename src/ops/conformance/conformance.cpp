@@ -89,6 +89,10 @@ constexpr OpTol kTolerance[RMA_OP_COUNT] = {
     /* slice */ {{0, 0}, {0, 0}, {0, 0}},
     /* transpose */ {{0, 0}, {0, 0}, {0, 0}},
     /* expand */ {{0, 0}, {0, 0}, {0, 0}},
+    // Sums over C/group * kH * kW taps, like linear's over K.
+    /* conv2d */ {{1e-4, 1e-3}, {5e-3, 1e-2}, {3e-2, 5e-2}},
+    // A max is exact; an average is one sum and one division.
+    /* pool2d */ {{1e-5, 1e-4}, {2e-3, 5e-3}, {1e-2, 2e-2}},
 };
 
 // quant_linear with RMA_PRECISION_FAST: activations rounded to q8 blocks of
@@ -1109,6 +1113,111 @@ void expand_cases(Builder& g) {
   for (DType dt : kPlainTypes) one(dt, cases[4]);
 }
 
+// conv2d: one case per attribute the kernels branch on (stride, dilation,
+// asymmetric pads, groups incl. depthwise, 1x1, bias, each activation), a
+// 1-D conv (H = 1), an empty batch and one CNN-sized layer. w is scaled by
+// 1/sqrt(C/group * kH * kW) so outputs stay O(1).
+void conv2d_cases(Builder& g) {
+  struct ConvCase {
+    Shape x;  // [N, C, H, W]
+    int64_t filters, kh, kw;
+    rma_conv2d_attrs a;
+    bool bias = true;
+  };
+  using Act = Activation;
+  const ConvCase cases[] = {
+      {{2, 3, 9, 11}, 4, 3, 3, conv2d_attrs({1, 1}, {1, 1}, {1, 1, 1, 1})},
+      {{1, 4, 10, 9}, 6, 3, 3, conv2d_attrs({2, 2}, {1, 1}, {0, 1, 2, 1})},
+      {{1, 3, 12, 12}, 5, 3, 3, conv2d_attrs({1, 1}, {2, 2}, {2, 2, 2, 2})},
+      {{1, 5, 11, 13}, 4, 2, 3, conv2d_attrs({2, 1}, {1, 2}, {1, 0, 0, 2})},
+      {{2, 4, 8, 8}, 6, 3, 3, conv2d_attrs({1, 1}, {1, 1}, {1, 1, 1, 1}, 2)},
+      {{1, 8, 10, 10}, 8, 3, 3, conv2d_attrs({1, 1}, {1, 1}, {1, 1, 1, 1}, 8)},
+      {{1, 8, 9, 9}, 16, 3, 3, conv2d_attrs({2, 2}, {1, 1}, {1, 1, 1, 1}, 8)},
+      {{1, 6, 9, 10}, 6, 3, 3, conv2d_attrs({1, 1}, {2, 2}, {2, 1, 0, 3}, 6), false},
+      {{2, 16, 7, 7}, 8, 1, 1, conv2d_attrs()},
+      {{1, 16, 7, 7}, 8, 1, 1, conv2d_attrs({2, 2})},
+      {{1, 6, 5, 5}, 4, 1, 1, conv2d_attrs({1, 1}, {1, 1}, {1, 0, 0, 1})},
+      {{2, 3, 9, 11}, 4, 3, 3, conv2d_attrs({1, 1}, {1, 1}, {1, 1, 1, 1}), false},
+      {{1, 4, 1, 20}, 3, 1, 5, conv2d_attrs({1, 2}, {1, 1}, {0, 2, 0, 2})},
+      {{1, 2, 3, 3}, 3, 5, 5, conv2d_attrs({1, 1}, {1, 1}, {2, 2, 2, 2})},
+      {{0, 3, 5, 5}, 2, 3, 3, conv2d_attrs()},
+      {{1, 32, 32, 32}, 64, 3, 3, conv2d_attrs({1, 1}, {1, 1}, {1, 1, 1, 1}, 1, Act::kRelu)},
+      {{1, 64, 16, 16}, 64, 3, 3, conv2d_attrs({1, 1}, {1, 1}, {1, 1, 1, 1}, 64, Act::kRelu)},
+  };
+  auto one = [&](DType dt, const ConvCase& c, const std::string& note) {
+    const int64_t group_channels = c.x[1] / c.a.group, reduction = group_channels * c.kh * c.kw;
+    const Shape w_shape = {c.filters, group_channels, c.kh, c.kw};
+    const float w_range = 1.f / std::sqrt(float(std::max<int64_t>(reduction, 1)));
+    std::vector<HostTensor> in = {g.uniform(c.x, dt), g.uniform(w_shape, dt, -w_range, w_range),
+                                  c.bias ? g.uniform({c.filters}, dt, -0.5f, 0.5f) : absent()};
+    const rma_conv2d_attrs& a = c.a;
+    std::string label = "stride " + join({a.stride[0], a.stride[1]}) + " pad " +
+                        join({a.pad[0], a.pad[1], a.pad[2], a.pad[3]});
+    if (a.dilation[0] > 1 || a.dilation[1] > 1)
+      label += " dilation " + join({a.dilation[0], a.dilation[1]});
+    if (a.group > 1) label += " group " + std::to_string(a.group);
+    if (!c.bias) label += " no bias";
+    if (a.activation != RMA_ACT_NONE) label += std::string(" ") + kActivationNames[a.activation];
+    if (!note.empty()) label += " " + note;
+    g.add(dname(dt), dt, std::move(in), {"x", "w", "bias"}, attrs_of(a), label, reduction);
+  };
+  for (const ConvCase& c : cases) one(DType::kF32, c, "");
+  for (DType dt : {DType::kF16, DType::kBF16})
+    for (int i : {0, 1, 5, 7}) one(dt, cases[i], "");
+  for (Activation act : kActivations) {
+    ConvCase c = cases[1];
+    c.a.activation = static_cast<int32_t>(act);
+    c.a.activation_param = 0.1f;
+    one(DType::kF32, c, "");
+    if (act == Activation::kSilu) one(DType::kF16, c, "");
+  }
+}
+
+// pool2d: max and average over strides, dilations, asymmetric pads,
+// ceil_mode, count_include_pad, 1-D, global windows, an empty batch and one
+// CNN-sized plane stack.
+void pool2d_cases(Builder& g) {
+  struct PoolCase {
+    Shape x;
+    rma_pool2d_attrs a;
+  };
+  constexpr rma_pool_kind kMax = RMA_POOL_MAX, kAvg = RMA_POOL_AVG;
+  const PoolCase cases[] = {
+      {{2, 3, 8, 8}, pool2d_attrs(kMax, {2, 2}, {2, 2})},
+      {{2, 3, 8, 8}, pool2d_attrs(kAvg, {2, 2}, {2, 2})},
+      {{1, 4, 11, 11}, pool2d_attrs(kMax, {3, 3}, {2, 2}, {1, 1, 1, 1})},
+      {{1, 4, 11, 11}, pool2d_attrs(kAvg, {3, 3}, {1, 1}, {1, 1, 1, 1})},
+      {{1, 4, 11, 11}, pool2d_attrs(kAvg, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, false, true)},
+      {{1, 2, 10, 10}, pool2d_attrs(kMax, {3, 3}, {2, 2}, {0, 0, 0, 0}, {1, 1}, true)},
+      {{1, 3, 10, 7}, pool2d_attrs(kAvg, {3, 3}, {2, 2}, {0, 1, 1, 0}, {1, 1}, true, true)},
+      {{1, 3, 10, 7}, pool2d_attrs(kAvg, {3, 3}, {2, 2}, {0, 1, 1, 0}, {1, 1}, true, false)},
+      {{1, 2, 9, 9}, pool2d_attrs(kMax, {2, 2}, {1, 1}, {0, 0, 0, 0}, {2, 2})},
+      {{1, 2, 9, 9}, pool2d_attrs(kAvg, {2, 3}, {1, 2}, {1, 1, 0, 1}, {2, 1}, false, true)},
+      {{1, 3, 1, 20}, pool2d_attrs(kMax, {1, 3}, {1, 2}, {0, 1, 0, 1})},
+      {{2, 8, 7, 7}, pool2d_attrs(kAvg, {7, 7})},
+      {{2, 8, 5, 6}, pool2d_attrs(kMax, {5, 6})},
+      {{0, 3, 6, 6}, pool2d_attrs(kMax, {2, 2}, {2, 2})},
+      {{4, 64, 56, 56}, pool2d_attrs(kMax, {3, 3}, {2, 2}, {1, 1, 1, 1})},
+      {{2, 256, 7, 7}, pool2d_attrs(kAvg, {7, 7})},
+  };
+  auto one = [&](DType dt, const PoolCase& c) {
+    const rma_pool2d_attrs& a = c.a;
+    std::string label = std::string(a.kind == RMA_POOL_MAX ? "max" : "avg") + " kernel " +
+                        join({a.kernel[0], a.kernel[1]}) + " stride " +
+                        join({a.stride[0], a.stride[1]}) + " pad " +
+                        join({a.pad[0], a.pad[1], a.pad[2], a.pad[3]});
+    if (a.dilation[0] > 1 || a.dilation[1] > 1)
+      label += " dilation " + join({a.dilation[0], a.dilation[1]});
+    if (a.ceil_mode) label += " ceil_mode";
+    if (a.count_include_pad) label += " count_include_pad";
+    g.add(dname(dt), dt, {g.uniform(c.x, dt, -4.f, 4.f)}, {"x"}, attrs_of(a), label,
+          int64_t{a.kernel[0]} * a.kernel[1]);
+  };
+  for (const PoolCase& c : cases) one(DType::kF32, c);
+  for (DType dt : {DType::kF16, DType::kBF16})
+    for (int i : {0, 1, 4, 6, 11}) one(dt, cases[i]);
+}
+
 using BuildFn = void (*)(Builder&);
 // In op id order (rma_op).
 constexpr BuildFn kBuilders[] = {
@@ -1140,6 +1249,8 @@ constexpr BuildFn kBuilders[] = {
     slice_cases,
     transpose_cases,
     expand_cases,
+    conv2d_cases,
+    pool2d_cases,
 };
 static_assert(std::size(kBuilders) == RMA_OP_COUNT, "one case builder per op");
 

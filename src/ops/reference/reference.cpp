@@ -20,7 +20,9 @@ std::vector<float> read_floats(const rma_tensor& t) {
   std::vector<float> out(n);
   const uint8_t* p = bytes(t);
   switch (dtype_of(t)) {
-    case DType::kF32: if (n > 0) std::memcpy(out.data(), p, n * 4); break;
+    case DType::kF32:
+      if (n > 0) std::memcpy(out.data(), p, n * 4);
+      break;
     case DType::kF16:
       for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(reinterpret_cast<const uint16_t*>(p)[i]);
       break;
@@ -44,11 +46,20 @@ std::vector<int64_t> read_ints(const rma_tensor& t) {
   const uint8_t* p = bytes(t);
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype_of(t)) {
-      case DType::kI8: out[i] = reinterpret_cast<const int8_t*>(p)[i]; break;
-      case DType::kBool: out[i] = p[i] != 0; break;
-      case DType::kI32: out[i] = reinterpret_cast<const int32_t*>(p)[i]; break;
-      case DType::kI64: out[i] = reinterpret_cast<const int64_t*>(p)[i]; break;
-      default: throw Error(ErrorCode::kInternal, "read_ints on a non-integer tensor");
+      case DType::kI8:
+        out[i] = reinterpret_cast<const int8_t*>(p)[i];
+        break;
+      case DType::kBool:
+        out[i] = p[i] != 0;
+        break;
+      case DType::kI32:
+        out[i] = reinterpret_cast<const int32_t*>(p)[i];
+        break;
+      case DType::kI64:
+        out[i] = reinterpret_cast<const int64_t*>(p)[i];
+        break;
+      default:
+        throw Error(ErrorCode::kInternal, "read_ints on a non-integer tensor");
     }
   }
   return out;
@@ -58,7 +69,9 @@ void write_floats(const rma_tensor& t, const std::vector<float>& v) {
   uint8_t* p = bytes(t);
   const int64_t n = numel(t);
   switch (dtype_of(t)) {
-    case DType::kF32: if (n > 0) std::memcpy(p, v.data(), n * 4); break;
+    case DType::kF32:
+      if (n > 0) std::memcpy(p, v.data(), n * 4);
+      break;
     case DType::kF16:
       for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(p)[i] = f32_to_f16(v[i]);
       break;
@@ -78,12 +91,23 @@ void write_ints(const rma_tensor& t, const std::vector<int64_t>& v) {
   const int64_t n = numel(t);
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype_of(t)) {
-      case DType::kI8: reinterpret_cast<int8_t*>(p)[i] = static_cast<int8_t>(v[i]); break;
-      case DType::kBool: p[i] = v[i] != 0; break;
-      case DType::kI32: reinterpret_cast<int32_t*>(p)[i] = static_cast<int32_t>(v[i]); break;
-      case DType::kI64: reinterpret_cast<int64_t*>(p)[i] = v[i]; break;
-      case DType::kF32: reinterpret_cast<float*>(p)[i] = static_cast<float>(v[i]); break;
-      default: throw Error(ErrorCode::kInternal, "write_ints on an unsupported dtype");
+      case DType::kI8:
+        reinterpret_cast<int8_t*>(p)[i] = static_cast<int8_t>(v[i]);
+        break;
+      case DType::kBool:
+        p[i] = v[i] != 0;
+        break;
+      case DType::kI32:
+        reinterpret_cast<int32_t*>(p)[i] = static_cast<int32_t>(v[i]);
+        break;
+      case DType::kI64:
+        reinterpret_cast<int64_t*>(p)[i] = v[i];
+        break;
+      case DType::kF32:
+        reinterpret_cast<float*>(p)[i] = static_cast<float>(v[i]);
+        break;
+      default:
+        throw Error(ErrorCode::kInternal, "write_ints on an unsupported dtype");
     }
   }
 }
@@ -147,6 +171,8 @@ void run(const rma_op_call& call) {
       slice,
       transpose,
       expand,
+      conv2d,
+      pool2d,
   };
   if (call.op < 0 || call.op >= RMA_OP_COUNT)
     throw Error(ErrorCode::kInvalidArgument, "unknown op id " + std::to_string(call.op));

@@ -83,5 +83,7 @@ void concat(const rma_op_call& call);
 void slice(const rma_op_call& call);
 void transpose(const rma_op_call& call);
 void expand(const rma_op_call& call);
+void conv2d(const rma_op_call& call);
+void pool2d(const rma_op_call& call);
 
 }  // namespace rma::reference
