@@ -131,13 +131,23 @@ Engine::~Engine() = default;
 
 std::unique_ptr<Engine> Engine::load(const std::string& model, const EngineOptions& options) {
   check_options(options);
+  std::shared_ptr<ModelFile> file = ModelFile::open(resolve_model(model));
+  // A model file must bring its tokenizer: the reader's error names what is missing.
+  if (!file->has_tokenizer()) file->tokenizer();
+  return create(std::move(file), options);
+}
+
+std::unique_ptr<Engine> Engine::create(std::shared_ptr<ModelFile> file,
+                                       const EngineOptions& options) {
+  check_options(options);
+  if (!file) invalid("Engine::create: no model file");
   std::unique_ptr<Engine> engine(new Engine());
   Impl& m = *engine->impl_;
   m.options = options;
-  m.file = ModelFile::open(resolve_model(model));
+  m.file = std::move(file);
   m.config = m.file->config();
   check_config(m.config, m.file->path());
-  m.tokenizer = std::make_unique<Tokenizer>(m.file->tokenizer());
+  if (m.file->has_tokenizer()) m.tokenizer = std::make_unique<Tokenizer>(m.file->tokenizer());
   m.device = pick_device(options.device);
 
   const int trained = m.config.context_length > 0 ? m.config.context_length : kDefaultMaxContext;
@@ -179,7 +189,12 @@ std::unique_ptr<Engine> Engine::load(const std::string& model, const EngineOptio
 }
 
 const ModelConfig& Engine::config() const { return impl_->config; }
-const Tokenizer& Engine::tokenizer() const { return *impl_->tokenizer; }
+const Tokenizer& Engine::tokenizer() const {
+  if (!impl_->tokenizer)
+    throw Error(ErrorCode::kInvalidArgument,
+                impl_->file->path() + ": the model has no tokenizer (made without one)");
+  return *impl_->tokenizer;
+}
 const Device& Engine::device() const { return impl_->device; }
 const ModelFile& Engine::model_file() const { return *impl_->file; }
 int Engine::max_context() const { return impl_->max_context; }
@@ -543,6 +558,7 @@ Tensor Engine::Impl::run_layers(const StepInputs& in) {
 std::vector<GenerationResult> Engine::generate(const std::vector<GenerationRequest>& requests,
                                                const TokenCallback& on_token,
                                                GenerationStats* stats) {
+  tokenizer();  // an Error for a model made without a tokenizer
   return impl_->generate(requests, on_token, stats);
 }
 

@@ -307,6 +307,13 @@ const std::vector<std::string>& supported_architectures() {
   return archs;
 }
 
+std::shared_ptr<ModelFile> ModelFile::from_memory(const std::string& config_json,
+                                                  const std::vector<HostTensor>& tensors,
+                                                  std::shared_ptr<void> owner,
+                                                  const std::string& name) {
+  return open_hf_memory(config_json, tensors, std::move(owner), name);
+}
+
 std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;

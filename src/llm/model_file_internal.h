@@ -56,6 +56,10 @@ std::shared_ptr<ModelFile> read_gguf(const uint8_t* data, uint64_t size, const s
 std::shared_ptr<ModelFile> open_gguf(const std::string& path);
 // A Hugging Face folder: config.json, model.safetensors or sharded.
 std::shared_ptr<ModelFile> open_hf_folder(const std::string& folder);
+// A Hugging Face model in memory (ModelFile::from_memory).
+std::shared_ptr<ModelFile> open_hf_memory(const std::string& config_json,
+                                          const std::vector<HostTensor>& tensors,
+                                          std::shared_ptr<void> owner, const std::string& name);
 
 // ------------------------------------------------------------ GGUF types
 // GGUF tensor type ids (ggml_type numbering) of the dtypes we read and write.

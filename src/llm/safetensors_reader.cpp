@@ -333,7 +333,73 @@ std::tuple<int, int64_t, std::string> gguf_order_key(const std::string& n) {
   return {3, 0, n};
 }
 
+// Puts the tensors in GGUF order and refuses an untied model without
+// lm_head.weight: transformers would give it a random head; we refuse rather
+// than silently tying.
+void sort_and_check_head(const ConfigJson& cfg, const std::string& config_path,
+                         ModelFileParts& parts) {
+  std::stable_sort(parts.tensors.begin(), parts.tensors.end(),
+                   [](const TensorInfo& a, const TensorInfo& b) {
+                     return gguf_order_key(a.name) < gguf_order_key(b.name);
+                   });
+  const auto& supported = supported_architectures();
+  const bool known =
+      std::find(supported.begin(), supported.end(),
+                parts.metadata.get_string("general.architecture")) != supported.end();
+  if (known && !cfg.boolean_or("tie_word_embeddings", false) &&
+      std::none_of(parts.tensors.begin(), parts.tensors.end(),
+                   [](const TensorInfo& t) { return t.name == "output.weight"; }))
+    throw Error(ErrorCode::kInvalidArgument,
+                config_path + ": tie_word_embeddings is false but no file holds lm_head.weight");
+}
+
 }  // namespace
+
+std::shared_ptr<ModelFile> open_hf_memory(const std::string& config_json,
+                                          const std::vector<HostTensor>& tensors,
+                                          std::shared_ptr<void> owner, const std::string& name) {
+  const std::string config_path = name + " config";
+  json j;
+  try {
+    j = json::parse(config_json);
+  } catch (const json::parse_error& e) {
+    throw Error(ErrorCode::kInvalidArgument, config_path + ": offset " + std::to_string(e.byte) +
+                                                 ": not valid JSON: " + e.what());
+  }
+  const ConfigJson cfg(std::move(j), config_path);
+
+  ModelFileParts parts;
+  parts.path = name;
+  parts.format = "hf";
+  parts.metadata = metadata_from_config(cfg, name);
+  std::unordered_set<std::string> seen;
+  for (const HostTensor& h : tensors) {
+    if (h.name.ends_with("rotary_emb.inv_freq")) continue;  // derived from the config
+    if (h.dtype != DType::kF32 && h.dtype != DType::kF16 && h.dtype != DType::kBF16)
+      throw Error(ErrorCode::kInvalidArgument, name + ": tensor '" + h.name + "' is " +
+                                                   std::string(rma::name(h.dtype)) +
+                                                   "; expected f32, f16 or bf16");
+    for (int64_t d : h.shape)
+      if (d < 0)
+        throw Error(ErrorCode::kInvalidArgument,
+                    name + ": tensor '" + h.name + "' has a negative dim in " + to_string(h.shape));
+    TensorInfo t;
+    t.name = gguf_name_from_hf(h.name);
+    t.dtype = h.dtype;
+    t.shape = h.shape;
+    t.data = static_cast<const uint8_t*>(h.data);
+    t.nbytes = static_cast<uint64_t>(bytes_for(h.dtype, rma::numel(h.shape)));
+    t.file = name;
+    t.file_offset = 0;
+    if (!seen.insert(t.name).second)
+      throw Error(ErrorCode::kInvalidArgument, name + ": tensor '" + h.name + "' maps to '" +
+                                                   t.name + "', which another tensor already has");
+    parts.tensors.push_back(std::move(t));
+  }
+  parts.mappings.push_back(std::move(owner));
+  sort_and_check_head(cfg, config_path, parts);
+  return assemble(std::move(parts));
+}
 
 std::shared_ptr<ModelFile> open_hf_folder(const std::string& folder) {
   const fs::path dir(folder);
@@ -408,22 +474,7 @@ std::shared_ptr<ModelFile> open_hf_folder(const std::string& folder) {
       throw Error(
           ErrorCode::kInvalidArgument,
           index_path + ": tensor '" + name + "' is mapped to " + file + ", which does not hold it");
-  std::stable_sort(parts.tensors.begin(), parts.tensors.end(),
-                   [](const TensorInfo& a, const TensorInfo& b) {
-                     return gguf_order_key(a.name) < gguf_order_key(b.name);
-                   });
-
-  // An untied model without lm_head.weight would get a random head in
-  // transformers too; refuse it rather than silently tying.
-  const auto& supported = supported_architectures();
-  const bool known =
-      std::find(supported.begin(), supported.end(),
-                parts.metadata.get_string("general.architecture")) != supported.end();
-  if (known && !cfg.boolean_or("tie_word_embeddings", false) &&
-      std::none_of(parts.tensors.begin(), parts.tensors.end(),
-                   [](const TensorInfo& t) { return t.name == "output.weight"; }))
-    throw Error(ErrorCode::kInvalidArgument,
-                config_path + ": tie_word_embeddings is false but no file holds lm_head.weight");
+  sort_and_check_head(cfg, config_path, parts);
 
   if (fs::exists(dir / "tokenizer.json"))
     parts.tokenizer = load_tokenizer_json((dir / "tokenizer.json").string());

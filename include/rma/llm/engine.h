@@ -29,11 +29,11 @@
 namespace rma::llm {
 
 struct EngineOptions {
-  std::string device = "auto";  // "auto", "cpu", "opencl:0", ...
-  int max_batch = 8;            // sequences alive at once
-  int max_context = 0;          // tokens per sequence; 0: min(model's, 4096)
-  int kv_block_size = 16;       // tokens per KV cache block
-  DType kv_dtype = DType::kF32; // f32 or f16 (where the device has it)
+  std::string device = "auto";   // "auto", "cpu", "opencl:0", ...
+  int max_batch = 8;             // sequences alive at once
+  int max_context = 0;           // tokens per sequence; 0: min(model's, 4096)
+  int kv_block_size = 16;        // tokens per KV cache block
+  DType kv_dtype = DType::kF32;  // f32 or f16 (where the device has it)
   // quant_linear's arithmetic (rma/ops.h): accurate (as f32 from the
   // dequantized weights) or fast (activations may be rounded to 8 bits).
   Precision precision = Precision::kAccurate;
@@ -97,8 +97,12 @@ class Engine {
  public:
   // `model`: a .gguf file, a Hugging Face folder, or a known name
   // (see resolve_model).
-  static std::unique_ptr<Engine> load(const std::string& model,
-                                      const EngineOptions& options = {});
+  static std::unique_ptr<Engine> load(const std::string& model, const EngineOptions& options = {});
+  // An engine over a model already read (e.g. ModelFile::from_memory). A
+  // model without a tokenizer runs forward(); tokenizer() and generate()
+  // are then an rma::Error.
+  static std::unique_ptr<Engine> create(std::shared_ptr<ModelFile> file,
+                                        const EngineOptions& options = {});
   ~Engine();
 
   const ModelConfig& config() const;
@@ -108,8 +112,8 @@ class Engine {
   int max_context() const;
 
   // ---- sequences and the paged KV cache
-  int32_t new_sequence();            // throws when max_batch are alive
-  void free_sequence(int32_t seq);   // returns its blocks
+  int32_t new_sequence();                      // throws when max_batch are alive
+  void free_sequence(int32_t seq);             // returns its blocks
   int32_t sequence_length(int32_t seq) const;  // tokens in its cache
 
   // Appends tokens[i] to sequence seqs[i] (all in one pass) and returns
@@ -117,8 +121,8 @@ class Engine {
   // sequence's last token, or with `all_logits` [sum of tokens, vocab] in
   // the order given. Throws rma::Error when a sequence would pass
   // max_context or the cache has no free block.
-  Tensor forward(const std::vector<int32_t>& seqs,
-                 const std::vector<std::vector<int32_t>>& tokens, bool all_logits = false);
+  Tensor forward(const std::vector<int32_t>& seqs, const std::vector<std::vector<int32_t>>& tokens,
+                 bool all_logits = false);
 
   // ---- generation: all requests run together (continuous batching up to
   // max_batch; more are queued). Results in request order.
@@ -138,10 +142,10 @@ class Engine {
 std::string resolve_model(const std::string& name_or_path);
 
 struct KnownModel {
-  std::string name;      // "smollm2-135m"
-  std::string file;      // file name in the model cache
-  std::string sha256;    // of that file
-  std::string source;    // where scripts/fetch_model.sh gets it
+  std::string name;    // "smollm2-135m"
+  std::string file;    // file name in the model cache
+  std::string sha256;  // of that file
+  std::string source;  // where scripts/fetch_model.sh gets it
 };
 const std::vector<KnownModel>& known_models();
 

@@ -62,13 +62,13 @@ class Metadata {
 };
 
 struct TensorInfo {
-  std::string name;        // GGUF name
-  DType dtype;             // f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k
-  Shape shape;             // row-major, outermost first: a weight is [N, K]
-  const uint8_t* data;     // in the mapping
+  std::string name;     // GGUF name
+  DType dtype;          // f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k
+  Shape shape;          // row-major, outermost first: a weight is [N, K]
+  const uint8_t* data;  // in the mapping
   uint64_t nbytes;
-  std::string file;        // the file holding it (shards differ)
-  uint64_t file_offset;    // of its first byte in that file
+  std::string file;      // the file holding it (shards differ)
+  uint64_t file_offset;  // of its first byte in that file
 };
 
 enum class RopeScalingType { kNone, kLinear, kLlama3 };
@@ -78,13 +78,13 @@ struct ModelConfig {
   std::string architecture;  // "llama" (also SmolLM/SmolLM2), "qwen2", "mistral"
   std::string name;          // general.name or the folder name
   int n_layer = 0;
-  int hidden = 0;            // embedding length
+  int hidden = 0;  // embedding length
   int n_head = 0;
   int n_kv_head = 0;
-  int head_dim = 0;          // hidden / n_head unless given
-  int ffn = 0;               // feed-forward length
+  int head_dim = 0;  // hidden / n_head unless given
+  int ffn = 0;       // feed-forward length
   int vocab = 0;
-  int context_length = 0;    // trained context
+  int context_length = 0;  // trained context
   float rms_eps = 1e-5f;
   float rope_theta = 10000.f;
   // GGUF llama/mistral files hold Q/K rows permuted by the converter, so they
@@ -95,19 +95,36 @@ struct ModelConfig {
   float rope_low_freq_factor = 1.f;
   float rope_high_freq_factor = 4.f;
   int rope_original_max_position = 8192;
-  int sliding_window = 0;    // 0: none (Mistral sets it)
+  int sliding_window = 0;       // 0: none (Mistral sets it)
   bool tie_embeddings = false;  // no output.weight: the head is token_embd
-  bool qkv_bias = false;     // Qwen2: attn_{q,k,v}.bias present
+  bool qkv_bias = false;        // Qwen2: attn_{q,k,v}.bias present
 };
 
 // Architectures the engine runs, for error messages.
 const std::vector<std::string>& supported_architectures();
+
+// A weight already in host memory (e.g. a loaded PyTorch model's), under
+// its Hugging Face name ("model.layers.0.self_attn.q_proj.weight").
+struct HostTensor {
+  std::string name;
+  DType dtype;  // f32, f16 or bf16
+  Shape shape;
+  const void* data;  // dense row-major
+};
 
 class ModelFile {
  public:
   // `path` is a .gguf file or a folder with config.json and *.safetensors
   // (single file or sharded with model.safetensors.index.json).
   static std::shared_ptr<ModelFile> open(const std::string& path);
+  // A Hugging Face model whose weights are in memory: `config_json` is its
+  // config.json text, `tensors` point into memory that `owner` keeps alive
+  // (held by the ModelFile). Read like a Hugging Face folder without a
+  // tokenizer; `name` stands for the path in messages.
+  static std::shared_ptr<ModelFile> from_memory(const std::string& config_json,
+                                                const std::vector<HostTensor>& tensors,
+                                                std::shared_ptr<void> owner,
+                                                const std::string& name = "<memory>");
   virtual ~ModelFile() = default;
 
   const std::string& path() const { return path_; }
@@ -123,6 +140,7 @@ class ModelFile {
   // supported ones, or a missing/invalid hyper-parameter.
   ModelConfig config() const;
   TokenizerData tokenizer() const;
+  bool has_tokenizer() const { return !tokenizer_.tokens.empty(); }
 
  protected:
   ModelFile() = default;
@@ -131,7 +149,7 @@ class ModelFile {
   Metadata metadata_;
   std::vector<TensorInfo> tensors_;
   std::vector<std::shared_ptr<void>> mappings_;  // keep the mmaps alive
-  TokenizerData tokenizer_;                        // filled by the reader
+  TokenizerData tokenizer_;                      // filled by the reader
 };
 
 // ------------------------------------------------------------ GGUF writing
@@ -139,8 +157,8 @@ class ModelFile {
 struct TensorToWrite {
   std::string name;
   DType dtype;
-  Shape shape;                 // row-major, outermost first
-  std::vector<uint8_t> bytes;  // owned (converted) ...
+  Shape shape;                    // row-major, outermost first
+  std::vector<uint8_t> bytes;     // owned (converted) ...
   const uint8_t* data = nullptr;  // ... or borrowed (mmapped source); one of them
   uint64_t nbytes = 0;
 };
