@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The file readers under libFuzzer (long runs, not part of test.sh).
-# Usage: scripts/fuzz.sh [gguf|onnx] [seconds, default 600]. Installs clang
+# Usage: scripts/fuzz.sh [gguf|onnx|rmx] [seconds, default 600]. Installs clang
 # and its fuzzer runtime if missing, builds into ./build-fuzz, seeds
 # ./build-fuzz/corpus-<target>.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target=gguf
-if [[ "${1:-}" == gguf || "${1:-}" == onnx ]]; then
+if [[ "${1:-}" == gguf || "${1:-}" == onnx || "${1:-}" == rmx ]]; then
   target=$1
   shift
 fi
@@ -20,6 +20,9 @@ mkdir -p "$corpus"
 if [[ $target == gguf ]]; then
   cmake --build "$build" --target gguf_fuzz gguf_fuzz_seeds
   "$build/bin/gguf_fuzz_seeds" "$corpus"
+elif [[ $target == rmx ]]; then
+  cmake --build "$build" --target rmx_fuzz rmx_fuzz_seeds
+  "$build/bin/rmx_fuzz_seeds" "$corpus"
 else
   cmake --build "$build" --target onnx_fuzz
   "$root/scripts/install_python.sh" >/dev/null
