@@ -267,6 +267,7 @@ struct Artifact::Impl {
   std::string path;
   std::unique_ptr<detail::MappedFile> mapping;
   std::vector<uint8_t> owned;
+  std::shared_ptr<const void> owner;  // from_view: whoever keeps `data` alive
   const uint8_t* data = nullptr;
   uint64_t size = 0;
 
@@ -481,6 +482,19 @@ Artifact Artifact::from_bytes(std::vector<uint8_t> bytes, const std::string& nam
   impl->owned = std::move(bytes);
   impl->data = impl->owned.data();
   impl->size = impl->owned.size();
+  impl->parse();
+  Artifact a(std::move(impl));
+  if (options.verify_all) a.verify();
+  return a;
+}
+
+Artifact Artifact::from_view(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
+                             const std::string& name, OpenOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = name;
+  impl->owner = std::move(owner);
+  impl->data = bytes.data();
+  impl->size = bytes.size();
   impl->parse();
   Artifact a(std::move(impl));
   if (options.verify_all) a.verify();

@@ -140,7 +140,7 @@ std::string CompileCache::key(const std::string& model_sha256, const Fingerprint
 
 // ------------------------------------------------------------ the cache
 struct CompileCache::Found {
-  std::vector<uint8_t> payload;
+  CacheView view;
   std::string location;
 };
 
@@ -171,7 +171,7 @@ std::optional<CompileCache::Found> CompileCache::find(const std::string& key) {
   // Two rounds at most: Redis, then (once Redis has failed) the local folder.
   for (int round = 0; round < 2; ++round) {
     CacheStore& store = serving_store();
-    std::vector<uint8_t> entry;
+    detail::StoredEntry entry;
     std::string token;
     StoreStatus status;
     try {
@@ -188,7 +188,7 @@ std::optional<CompileCache::Found> CompileCache::find(const std::string& key) {
     }
     detail::EntryHeader header;
     std::string why;
-    if (!detail::check_entry(entry, k, &header, &why)) {
+    if (!detail::check_entry(entry.bytes, k, &header, &why)) {
       log::warn("compile cache: corrupt entry " + where + ": " + why +
                 "; removed, it will be recompiled");
       try {
@@ -204,8 +204,9 @@ std::optional<CompileCache::Found> CompileCache::find(const std::string& key) {
                  " s > RM_CACHE_LIFETIME " + std::to_string(config_.lifetime_seconds) + " s)");
       return std::nullopt;
     }
-    entry.erase(entry.begin(), entry.begin() + detail::kEntryHeaderSize + header.meta_size);
-    return Found{std::move(entry), where};
+    const std::span<const uint8_t> payload =
+        entry.bytes.subspan(header.payload_offset(), header.payload_size);
+    return Found{CacheView{std::move(entry.owner), payload}, where};
   }
   return std::nullopt;
 }
@@ -250,6 +251,12 @@ std::string CompileCache::file_digest(const std::string& path) {
 }
 
 std::optional<std::vector<uint8_t>> CompileCache::get(const std::string& key) {
+  std::optional<CacheView> view = get_view(key);
+  if (!view) return std::nullopt;
+  return std::vector<uint8_t>(view->payload.begin(), view->payload.end());
+}
+
+std::optional<CacheView> CompileCache::get_view(const std::string& key) {
   check_key(key);
   if (!config_.enabled) return std::nullopt;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -262,8 +269,8 @@ std::optional<std::vector<uint8_t>> CompileCache::get(const std::string& key) {
   (found ? session_hits_ : session_misses_) += 1;
   if (!found) return std::nullopt;
   log::debug("compile cache: hit " + found->location + " (" +
-             std::to_string(found->payload.size()) + " bytes)");
-  return std::move(found->payload);
+             std::to_string(found->view.payload.size()) + " bytes)");
+  return std::move(found->view);
 }
 
 bool CompileCache::put(const std::string& key, std::span<const uint8_t> payload,
@@ -410,7 +417,7 @@ CacheVerifyReport CompileCache::verify() {
     std::vector<detail::ListedEntry> listed;
     if (store->list(&listed) != StoreStatus::kOk) continue;
     for (const auto& e : listed) {
-      std::vector<uint8_t> entry;
+      detail::StoredEntry entry;
       std::string token;
       if (store->read(e.key_hex, &entry, &token) != StoreStatus::kOk) continue;
       ++report.checked;
@@ -418,7 +425,7 @@ CacheVerifyReport CompileCache::verify() {
       parse_digest(e.key_hex, &k);
       detail::EntryHeader header;
       std::string why;
-      if (detail::check_entry(entry, k, &header, &why)) continue;
+      if (detail::check_entry(entry.bytes, k, &header, &why)) continue;
       log::warn("compile cache: corrupt entry " + e.location + ": " + why + "; removed");
       store->remove(e.key_hex, token);
       report.bad.emplace_back(e.location, why);

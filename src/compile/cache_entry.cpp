@@ -28,7 +28,7 @@ Digest entry_checksum(std::span<const uint8_t> entry, const EntryHeader& h) {
   if (!state) throw Error(ErrorCode::kOutOfMemory, "compile cache: no memory for a checksum");
   XXH3_128bits_reset(state);
   XXH3_128bits_update(state, entry.data(), kChecksumAt);
-  XXH3_128bits_update(state, entry.data() + kEntryHeaderSize, h.meta_size + h.payload_size);
+  XXH3_128bits_update(state, entry.data() + kEntryHeaderSize, h.total_size() - kEntryHeaderSize);
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
   XXH3_freeState(state);
@@ -54,7 +54,10 @@ std::vector<uint8_t> encode_entry(const Digest& key, int64_t created_unix,
     throw Error(ErrorCode::kInvalidArgument,
                 "compile cache: entry metadata is " + std::to_string(meta_json.size()) +
                     " bytes, more than the " + std::to_string(kMaxEntryMetaBytes) + " allowed");
-  std::vector<uint8_t> entry(kEntryHeaderSize + meta_json.size() + payload.size());
+  EntryHeader h;
+  h.meta_size = uint32_t(meta_json.size());
+  h.payload_size = payload.size();
+  std::vector<uint8_t> entry(h.total_size(), 0);
   uint8_t* p = entry.data();
   std::memcpy(p, kMagic, sizeof(kMagic));
   put_u32(p + kVersionAt, kEntryFormatVersion);
@@ -63,11 +66,7 @@ std::vector<uint8_t> encode_entry(const Digest& key, int64_t created_unix,
   put_u64(p + kPayloadSizeAt, payload.size());
   std::memcpy(p + kKeyAt, key.data(), key.size());
   std::memcpy(p + kEntryHeaderSize, meta_json.data(), meta_json.size());
-  if (!payload.empty())
-    std::memcpy(p + kEntryHeaderSize + meta_json.size(), payload.data(), payload.size());
-  EntryHeader h;
-  h.meta_size = uint32_t(meta_json.size());
-  h.payload_size = payload.size();
+  if (!payload.empty()) std::memcpy(p + h.payload_offset(), payload.data(), payload.size());
   const Digest sum = entry_checksum(entry, h);
   std::memcpy(p + kChecksumAt, sum.data(), sum.size());
   return entry;

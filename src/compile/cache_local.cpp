@@ -94,25 +94,20 @@ std::string LocalStore::location_of(const std::string& key_hex) const {
   return dir_ + "/" + key_hex + kEntrySuffix;
 }
 
-StoreStatus LocalStore::read(const std::string& key_hex, std::vector<uint8_t>* entry,
-                             std::string* token) {
+StoreStatus LocalStore::read(const std::string& key_hex, StoredEntry* entry, std::string* token) {
   const std::string path = location_of(key_hex);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return StoreStatus::kMissing;
-    throw Error(ErrorCode::kInvalidArgument, "cannot open '" + path + "': " + errno_text());
-  }
-  struct stat st {};
+  // Mapped, not copied: a hit's .rmx is used in place (its weights too). A
+  // writer replaces the file by rename, so this mapping stays what it was.
+  std::shared_ptr<MappedFile> mapped;
   try {
-    if (::fstat(fd, &st) != 0)
-      throw Error(ErrorCode::kInvalidArgument, "cannot stat '" + path + "': " + errno_text());
-    *entry = read_prefix(fd, path, uint64_t(st.st_size));
-  } catch (...) {
-    ::close(fd);
+    mapped = std::make_shared<MappedFile>(path);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound) return StoreStatus::kMissing;
     throw;
   }
-  ::close(fd);
-  *token = file_token(st);
+  *token = file_token(mapped->status());
+  entry->bytes = std::span<const uint8_t>(mapped->data(), mapped->size());
+  entry->owner = std::move(mapped);
   return StoreStatus::kOk;
 }
 

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <vector>
@@ -250,8 +251,7 @@ RedisStore::~RedisStore() {
   if (context_) redisFree(context_);
 }
 
-StoreStatus RedisStore::read(const std::string& key_hex, std::vector<uint8_t>* entry,
-                             std::string* token) {
+StoreStatus RedisStore::read(const std::string& key_hex, StoredEntry* entry, std::string* token) {
   if (!available()) return StoreStatus::kUnavailable;
   std::string failure;
   const std::string key = kEntryPrefix + key_hex;
@@ -265,8 +265,18 @@ StoreStatus RedisStore::read(const std::string& key_hex, std::vector<uint8_t>* e
     mark_unavailable("GET " + key + " returned a reply of type " + std::to_string(r->type));
     return StoreStatus::kUnavailable;
   }
-  entry->assign(reinterpret_cast<const uint8_t*>(r->str),
-                reinterpret_cast<const uint8_t*>(r->str) + r->len);
+  // Copied into a buffer 64-byte aligned like a mapped file, so the payload
+  // (at a 64-byte offset) keeps the alignment its .rmx sections assume.
+  const size_t len = size_t(r->len);
+  std::shared_ptr<uint8_t> buffer(
+      static_cast<uint8_t*>(std::aligned_alloc(64, (std::max<size_t>(len, 1) + 63) / 64 * 64)),
+      [](uint8_t* b) { std::free(b); });
+  if (!buffer)
+    throw Error(ErrorCode::kOutOfMemory,
+                "compile cache: no memory for a " + std::to_string(len) + "-byte Redis entry");
+  std::memcpy(buffer.get(), r->str, len);
+  entry->bytes = std::span<const uint8_t>(buffer.get(), len);
+  entry->owner = std::move(buffer);
   token->clear();
   return StoreStatus::kOk;
 }
@@ -393,7 +403,7 @@ bool RedisStore::connect() {
 
 RedisStore::~RedisStore() = default;
 
-StoreStatus RedisStore::read(const std::string&, std::vector<uint8_t>*, std::string*) {
+StoreStatus RedisStore::read(const std::string&, StoredEntry*, std::string*) {
   available();
   return StoreStatus::kUnavailable;
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,14 +18,19 @@ struct redisContext;  // hiredis
 namespace rma::compile::detail {
 
 // ------------------------------------------------------------ entry format
-// Header (96 bytes, little-endian), then metadata (JSON), then payload:
+// Header (96 bytes, little-endian), then metadata (JSON), zero padding to a
+// multiple of 64, then the payload:
 //   0  magic "RMACACHE"     8  format version (u32)   12  metadata size (u32)
 //  16  created, unix s (u64)  24  payload size (u64)
-//  32  key (32 bytes)      64  SHA-256 over bytes 0-63, metadata and payload
+//  32  key (32 bytes)      64  XXH3-128 over bytes 0-63 and everything after
+//                              the header (16 bytes, then 16 zero bytes)
+// The padding keeps a mapped entry's payload (an .rmx whose weights are used
+// in place) 64-byte aligned.
 constexpr size_t kEntryHeaderSize = 96;
-// 2: the checksum is XXH3-128 (1 held a SHA-256); entries of another
-// version are reported and recompiled like damaged ones.
-constexpr uint32_t kEntryFormatVersion = 2;
+constexpr size_t kPayloadAlignment = 64;
+// 3: payload padded to 64 bytes; 2: XXH3-128 checksum; 1: SHA-256. Entries
+// of another version are reported and recompiled like damaged ones.
+constexpr uint32_t kEntryFormatVersion = 3;
 constexpr uint32_t kMaxEntryMetaBytes = 1u << 20;
 
 struct EntryHeader {
@@ -33,7 +39,18 @@ struct EntryHeader {
   uint64_t payload_size = 0;
   Digest key{};
   Digest checksum{};
-  uint64_t total_size() const { return kEntryHeaderSize + meta_size + payload_size; }
+  uint64_t payload_offset() const {
+    return (kEntryHeaderSize + meta_size + kPayloadAlignment - 1) / kPayloadAlignment *
+           kPayloadAlignment;
+  }
+  uint64_t total_size() const { return payload_offset() + payload_size; }
+};
+
+// An entry's bytes as a store hands them over: a mapped file (the local
+// folder) or a buffer (Redis); `owner` keeps them alive.
+struct StoredEntry {
+  std::shared_ptr<const void> owner;
+  std::span<const uint8_t> bytes;
 };
 
 std::vector<uint8_t> encode_entry(const Digest& key, int64_t created_unix,
@@ -74,8 +91,7 @@ class CacheStore {
 
   // `token` names the version read, so remove() takes out only that one
   // (not a good entry another process wrote meanwhile).
-  virtual StoreStatus read(const std::string& key_hex, std::vector<uint8_t>* entry,
-                           std::string* token) = 0;
+  virtual StoreStatus read(const std::string& key_hex, StoredEntry* entry, std::string* token) = 0;
   virtual StoreStatus write(const std::string& key_hex, std::span<const uint8_t> entry,
                             int64_t lifetime_seconds) = 0;
   virtual StoreStatus remove(const std::string& key_hex, const std::string& token) = 0;
@@ -95,8 +111,7 @@ class LocalStore final : public CacheStore {
   const char* kind() const override { return "local"; }
   std::string location() const override { return dir_; }
   std::string location_of(const std::string& key_hex) const override;
-  StoreStatus read(const std::string& key_hex, std::vector<uint8_t>* entry,
-                   std::string* token) override;
+  StoreStatus read(const std::string& key_hex, StoredEntry* entry, std::string* token) override;
   StoreStatus write(const std::string& key_hex, std::span<const uint8_t> entry,
                     int64_t lifetime_seconds) override;
   StoreStatus remove(const std::string& key_hex, const std::string& token) override;
@@ -123,8 +138,7 @@ class RedisStore final : public CacheStore {
   std::string location_of(const std::string& key_hex) const override;
   bool available() override;
   std::string unavailable_reason() const override { return failure_; }
-  StoreStatus read(const std::string& key_hex, std::vector<uint8_t>* entry,
-                   std::string* token) override;
+  StoreStatus read(const std::string& key_hex, StoredEntry* entry, std::string* token) override;
   StoreStatus write(const std::string& key_hex, std::span<const uint8_t> entry,
                     int64_t lifetime_seconds) override;
   StoreStatus remove(const std::string& key_hex, const std::string& token) override;

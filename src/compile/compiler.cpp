@@ -492,6 +492,14 @@ CompiledModel CompiledModel::from_bytes(std::vector<uint8_t> bytes, const std::s
                        device, options);
 }
 
+CompiledModel CompiledModel::from_view(std::shared_ptr<const void> owner,
+                                       std::span<const uint8_t> bytes, const std::string& name,
+                                       const Device& device, const LoadOptions& options) {
+  return from_artifact(
+      std::make_shared<Artifact>(Artifact::from_view(std::move(owner), bytes, name)), device,
+      options);
+}
+
 CompiledModel CompiledModel::from_artifact(std::shared_ptr<const Artifact> artifact,
                                            const Device& device, const LoadOptions& options) {
   const size_t target_index = artifact->target_index(fingerprint_of(device));

@@ -120,6 +120,7 @@ MappedFile::MappedFile(const std::string& path) {
     ::close(fd);
     throw Error(ErrorCode::kInvalidArgument, "'" + path + "' is not a regular file");
   }
+  status_ = st;
   size_ = uint64_t(st.st_size);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -3,6 +3,7 @@
 // Every failure is an rma::Error naming the file and the system's reason.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -49,10 +50,13 @@ class MappedFile {
 
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // What fstat said of the file mapped (which version of a replaced file).
+  const struct stat& status() const { return status_; }
 
  private:
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
+  struct stat status_ {};
 };
 
 // Reads exactly `size` bytes at `offset`; false when the file is shorter.

@@ -191,27 +191,35 @@ void Session::Impl::open_onnx() {
               " ms");
     return finish_open(true);
   }
-  std::vector<uint8_t> artifact = cache.get_or_compile(
-      cache_key, [&] { return compile_now(true); }, meta);
-  if (model) return finish_open(true);  // a miss: compiled just now
-
-  try {
-    // The cache checked the entry's SHA-256 as it read it, which covers the
-    // weights: no second pass over them.
-    compile::LoadOptions lo;
-    lo.verify_weights = false;
-    model.emplace(CompiledModel::from_bytes(
-        std::move(artifact), path + " (compile cache entry " + cache_key.substr(0, 16) + ")",
-        device, lo));
-    cache_hit = true;
-  } catch (const Error& e) {
-    // Compiled for another target or damaged: never served, replaced.
-    log::warn("compile cache: the entry " + cache_key.substr(0, 16) + " for '" + path +
-              "' cannot be used (" + e.what() + "); recompiling and replacing it");
-    cache.put(cache_key, compile_now(true), meta);
-    return finish_open(true);
+  // A hit is loaded in place from the mapped entry, whose checksum the
+  // cache just verified over every byte: no copy, no second hash of the
+  // weights.
+  if (std::optional<compile::CacheView> hit = cache.get_view(cache_key)) {
+    try {
+      compile::LoadOptions lo;
+      lo.verify_weights = false;
+      model.emplace(CompiledModel::from_view(
+          hit->owner, hit->payload, path + " (compile cache entry " + cache_key.substr(0, 16) + ")",
+          device, lo));
+      cache_hit = true;
+      log::info("compile cache hit (key " + cache_key.substr(0, 12) + "…, " +
+                std::to_string(hit->payload.size()) + " bytes)");
+      return finish_open(false);
+    } catch (const Error& e) {
+      // Compiled for another target or damaged: never served, replaced.
+      log::warn("compile cache: the entry " + cache_key.substr(0, 16) + " for '" + path +
+                "' cannot be used (" + e.what() + "); recompiling and replacing it");
+    }
   }
-  finish_open(false);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<uint8_t> artifact = compile_now(true);
+  log::info("compile cache miss (key " + cache_key.substr(0, 12) + "…): compiled in " +
+            std::to_string(static_cast<int64_t>(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count())) +
+            " ms");
+  cache.put(cache_key, artifact, meta);
+  finish_open(true);
 #else
   throw Error(ErrorCode::kUnsupported,
               path +

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -293,6 +294,25 @@ TEST_F(CompileCacheTest, PutThenGetAndListAndCount) {
   EXPECT_EQ(cache.stat().stores[0].hits, 0u);
   EXPECT_THROW(cache.get("ABC"), Error);
   EXPECT_THROW(cache.put(std::string(64, 'G'), payload), Error);
+}
+
+// A local hit is the mapped entry: the payload in place, 64-byte aligned
+// (an .rmx's weights are used from it), alive as long as the view is.
+TEST_F(CompileCacheTest, GetViewMapsTheEntryInPlace) {
+  CompileCache cache(local_config());
+  const std::string key = key_for("view");
+  const auto payload = payload_of(3, 100000);
+  ASSERT_TRUE(cache.put(key, payload, {{"model", "a-name-of-odd-length.onnx"}}));
+  std::optional<CacheView> view = cache.get_view(key);
+  ASSERT_TRUE(view);
+  EXPECT_TRUE(
+      std::equal(view->payload.begin(), view->payload.end(), payload.begin(), payload.end()));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(view->payload.data()) % 64, 0u);
+  // Removing the entry file leaves the mapping readable.
+  cache.clear();
+  EXPECT_FALSE(cache.get_view(key));
+  EXPECT_EQ(view->payload[0], payload[0]);
+  EXPECT_EQ(view->payload.back(), payload.back());
 }
 
 // A model's digest is remembered by the file's identity: the same answer

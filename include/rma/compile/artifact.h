@@ -127,6 +127,14 @@ class Artifact {
   static Artifact from_bytes(std::vector<uint8_t> bytes, const std::string& name) {
     return from_bytes(std::move(bytes), name, OpenOptions{});
   }
+  // Over bytes another owner keeps (a mapped compile-cache entry): `owner`
+  // lives as long as the artifact and every view of it.
+  static Artifact from_view(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
+                            const std::string& name, OpenOptions options);
+  static Artifact from_view(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
+                            const std::string& name) {
+    return from_view(std::move(owner), bytes, name, OpenOptions{});
+  }
 
   Artifact(Artifact&&) noexcept;
   Artifact& operator=(Artifact&&) noexcept;

@@ -101,6 +101,13 @@ struct CacheVerifyReport {
   std::vector<std::pair<std::string, std::string>> bad;
 };
 
+// A hit's payload where the store keeps it: in the mapped entry file (the
+// local folder) or a buffer (Redis); `owner` keeps the bytes alive.
+struct CacheView {
+  std::shared_ptr<const void> owner;
+  std::span<const uint8_t> payload;
+};
+
 class CompileCache {
  public:
   explicit CompileCache(CacheConfig config);
@@ -129,6 +136,10 @@ class CompileCache {
   // corrupt, lifetime 0, cache disabled). Throws Error only for a malformed
   // key; store failures are logged and count as misses.
   std::optional<std::vector<uint8_t>> get(const std::string& key);
+  // The same without copying the payload: a local hit is the mapped entry
+  // file (its checksum verified over the mapping), so an .rmx payload loads
+  // with CompiledModel::from_view in place.
+  std::optional<CacheView> get_view(const std::string& key);
   // Stores `payload` (replacing what is there). False when nothing was
   // stored: cache disabled, read-only (lifetime < 0), or a store failure
   // (logged as a warning).

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,11 @@ class CompiledModel {
                             const LoadOptions& options);
   static CompiledModel from_bytes(std::vector<uint8_t> bytes, const std::string& name,
                                   const Device& device, const LoadOptions& options);
+  // In place over bytes another owner keeps alive (a compile-cache hit's
+  // mapped entry, CompileCache::get_view): nothing is copied.
+  static CompiledModel from_view(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
+                                 const std::string& name, const Device& device,
+                                 const LoadOptions& options);
 
   const graph::Graph& graph() const;  // after passes (symbolic dims kept)
   const Fingerprint& target() const;
