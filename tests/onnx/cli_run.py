@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 try:
@@ -31,22 +30,7 @@ try:
 except ImportError as e:
     print(f"skipped: {e} (scripts/install_python.sh installs onnx and onnxruntime)")
     sys.exit(77)
-
-
-class Cli:
-    def __init__(self, rma, cache_dir):
-        self.rma = rma
-        self.env = dict(os.environ, RM_CACHE_DIR=cache_dir, RM_CACHE_ENABLED="1")
-        for var in ("RM_CACHE_STORE_URL", "RM_CACHE_LIFETIME", "RM_DEVICE"):
-            self.env.pop(var, None)
-
-    def __call__(self, *args):
-        return subprocess.run([self.rma, *args], capture_output=True, text=True, timeout=300,
-                              env=self.env)
-
-
-def describe(result):
-    return f"exit {result.returncode}: {result.stderr.strip() or result.stdout.strip()}"
+from rma_cli import Cli, describe  # noqa: E402
 
 
 def run_and_compare(cli, model, feeds, refs, names, folder, args, case, expect_hit):

@@ -22,11 +22,13 @@ import collections
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_minilm import INPUT_NAMES, ensure_exported  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from rma_cli import Cli, describe  # noqa: E402
 
 try:
     import numpy as np
@@ -37,22 +39,6 @@ except ImportError as e:
 
 ATOL = 1e-3
 LAYERS = 6
-
-
-class Cli:
-    def __init__(self, rma, cache_dir):
-        self.rma = rma
-        self.env = dict(os.environ, RM_CACHE_DIR=cache_dir, RM_CACHE_ENABLED="1")
-        for var in ("RM_CACHE_STORE_URL", "RM_CACHE_LIFETIME", "RM_DEVICE"):
-            self.env.pop(var, None)
-
-    def __call__(self, *args):
-        return subprocess.run([self.rma, *args], capture_output=True, text=True, timeout=600,
-                              env=self.env)
-
-
-def describe(result):
-    return f"exit {result.returncode}: {result.stderr.strip() or result.stdout.strip()}"
 
 
 def check_fusion(placement):
@@ -121,7 +107,7 @@ def main():
     model = ensure_exported(args.model_dir)
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
-    cli = Cli(args.rma, os.path.join(args.work, "cache"))
+    cli = Cli(args.rma, os.path.join(args.work, "cache"), timeout=600)
     probe = cli("run", os.path.join(args.work, "absent.rmx"), "--device", args.device)
     if "no device" in probe.stderr:
         print(f"skipped: {probe.stderr.strip()}")
