@@ -274,7 +274,8 @@ Session Session::open(const std::string& path, const SessionOptions& options) {
 std::vector<Tensor> Session::Impl::ordered_inputs(
     const std::map<std::string, Tensor>& named) const {
   const auto expected = [&] { return " (the model's inputs: " + describe_io(inputs) + ")"; };
-  for (const auto& [name, tensor] : named) {
+  for (const auto& entry : named) {
+    const std::string& name = entry.first;  // (clang 14 captures no structured bindings)
     const bool known = std::any_of(inputs.begin(), inputs.end(),
                                    [&](const SessionIo& io) { return io.name == name; });
     if (!known)

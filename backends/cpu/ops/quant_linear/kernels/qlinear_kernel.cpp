@@ -314,8 +314,11 @@ void quantize_row_digits(const float* x, int64_t nb, int64_t nb_pad, int digits,
 
 #if HWY_TARGET == HWY_AVX3_DL
 // ------------------------------------------------------------ VNNI path
-#define RMA_VNNI __attribute__((target("avx512vnni,gfni")))
-#define RMA_VNNI_INLINE inline __attribute__((always_inline, target("avx512vnni,gfni")))
+// The whole AVX-512 set the kernels use, not just what the AVX3_DL pragma
+// lacks: clang lets a function's own target attribute replace the pragma's.
+#define RMA_VNNI_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,gfni"
+#define RMA_VNNI __attribute__((target(RMA_VNNI_TARGET)))
+#define RMA_VNNI_INLINE inline __attribute__((always_inline, target(RMA_VNNI_TARGET)))
 constexpr bool kHaveVnni = true;
 // Shift counts for the 16-bit variable shifts, replicated in a 64-bit lane.
 constexpr int64_t k2 = 0x0002000200020002;
