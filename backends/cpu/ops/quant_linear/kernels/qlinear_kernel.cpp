@@ -316,7 +316,8 @@ void quantize_row_digits(const float* x, int64_t nb, int64_t nb_pad, int digits,
 // ------------------------------------------------------------ VNNI path
 // The whole AVX-512 set the kernels use, not just what the AVX3_DL pragma
 // lacks: clang lets a function's own target attribute replace the pragma's.
-#define RMA_VNNI_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,gfni"
+#define RMA_VNNI_TARGET \
+  "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi,avx512vbmi2,avx512bitalg,gfni"
 #define RMA_VNNI __attribute__((target(RMA_VNNI_TARGET)))
 #define RMA_VNNI_INLINE inline __attribute__((always_inline, target(RMA_VNNI_TARGET)))
 constexpr bool kHaveVnni = true;
@@ -574,7 +575,8 @@ RMA_VNNI_INLINE void k_q4(const uint8_t* row, int64_t row_bytes, int64_t nb, con
     // Blocks past the row (the next row's bytes) weigh 0.
     const __mmask8 keep = static_cast<__mmask8>(((1u << left) - 1) * 0x11);
     // The quant bytes of row r as 64 nibble pairs.
-    auto quants = [&](int r, __m512i* va) {
+    // (clang: a lambda does not inherit its function's target attribute)
+    auto quants = [&](int r, __m512i* va) RMA_VNNI {
       const uint8_t* blk = row + r * row_bytes + kBytes * b;
       __m512i vb;
       const int64_t rest = row_bytes - kBytes * b;  // bytes of the row from blk
@@ -587,7 +589,7 @@ RMA_VNNI_INLINE void k_q4(const uint8_t* row, int64_t row_bytes, int64_t nb, con
       }
       return _mm512_permutex2var_epi8(*va, qidx, vb);
     };
-    auto dot_into = [&](int r, __m512i qs, __m512 lane_scale_src, __m512i spr) {
+    auto dot_into = [&](int r, __m512i qs, __m512 lane_scale_src, __m512i spr) RMA_VNNI {
       const __m512i lo = _mm512_and_si512(qs, low4);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), low4);
       RMA_UNROLL
