@@ -70,14 +70,8 @@ inline std::array<int64_t, RMA_MAX_DIMS> broadcast_strides(const rma_tensor& t, 
   return s;
 }
 
-// Whether t broadcasts (numpy rules) to y's shape: every launcher of a
-// broadcasting op checks this before reading t at broadcast_strides.
-inline bool broadcasts_to(const rma_tensor& t, const rma_tensor& y) {
-  if (t.ndim < 0 || t.ndim > y.ndim) return false;
-  for (int i = 1; i <= t.ndim; ++i)
-    if (t.shape[t.ndim - i] != 1 && t.shape[t.ndim - i] != y.shape[y.ndim - i]) return false;
-  return true;
-}
+// (broadcasts_to, which every launcher of a broadcasting op checks before
+// reading t at broadcast_strides, is in rma/plugin_util.h.)
 
 // Row-major element strides of a dense shape.
 inline std::array<int64_t, RMA_MAX_DIMS> dense_strides(int ndim, const int64_t* shape) {

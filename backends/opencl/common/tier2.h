@@ -101,16 +101,6 @@ inline void broadcast_strides(const rma_tensor& t, int out_ndim, int64_t* out) {
   }
 }
 
-// Whether t broadcasts (numpy rules) to y's shape.
-inline bool broadcasts_to(const rma_tensor& t, const rma_tensor& y) {
-  if (t.ndim < 0 || t.ndim > y.ndim) return false;
-  for (int d = 0; d < t.ndim; ++d) {
-    const int64_t dt = t.shape[d], dy = y.shape[d + y.ndim - t.ndim];
-    if (dt != dy && dt != 1) return false;
-  }
-  return true;
-}
-
 // The plan's table [ndim, shape[8], stride[3][8], base[3]] as a small
 // read-only buffer, for kernels that walk a plan themselves (reduce) and for
 // the `_nd` twins. The caller releases it once the kernel is enqueued
@@ -168,8 +158,6 @@ inline rma_status launch_plan(const Context& ctx, cl_kernel kernel, ArgSetter& s
   if (table) clReleaseMemObject(table);
   return st;
 }
-
-inline bool is_int_dtype(int32_t dt) { return dt == RMA_DTYPE_I32 || dt == RMA_DTYPE_I64; }
 
 // The token common/kernels/numeric.cl (with dtype.cl) knows a numeric dtype
 // by: f32, f16, bf16, i32, i64, boolean; null for others.

@@ -19,27 +19,10 @@ constexpr const char* kOp = "binary";
 namespace cfg = binary_config;
 
 bool is_comparison(int32_t k) { return k >= RMA_BINARY_EQUAL && k <= RMA_BINARY_GREATER_EQUAL; }
-bool is_logic(int32_t k) { return k >= RMA_BINARY_AND && k <= RMA_BINARY_XOR; }
-bool is_int(int32_t dt) { return dt == RMA_DTYPE_I32 || dt == RMA_DTYPE_I64; }
 
 rma_status supported(const rma_op_call& call, rma_error* err) {
-  if (rma_status st = check_arity(call, err, kOp, 2, 1, true)) return st;
-  const auto* attrs = static_cast<const rma_binary_attrs*>(call.attrs);
-  if (attrs->struct_size < sizeof(rma_binary_attrs))
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_binary_attrs too small", kOp);
-  const int32_t k = attrs->kind;
-  if (k < 0 || k >= RMA_BINARY_COUNT)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: unknown kind %d", kOp, k);
+  if (rma_status st = check_binary_call(kOp, call, err)) return st;
   const rma_tensor &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
-  const bool dtype_ok = is_logic(k)           ? a.dtype == RMA_DTYPE_BOOL
-                        : k == RMA_BINARY_POW ? is_float_dtype(a.dtype)
-                                              : is_float_dtype(a.dtype) || is_int(a.dtype);
-  const int32_t y_dtype = is_comparison(k) ? RMA_DTYPE_BOOL : a.dtype;
-  if (!dtype_ok || b.dtype != a.dtype || y.dtype != y_dtype)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: kind %d with a %s, b %s, y %s", kOp, k,
-                dtype_name(a.dtype), dtype_name(b.dtype), dtype_name(y.dtype));
-  if (!broadcasts_to(a, y) || !broadcasts_to(b, y))
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: a and b must broadcast to y's shape", kOp);
   if (!is_dense(a) || !is_dense(b) || !is_dense(y))
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: the cpu runs dense tensors only", kOp);
   return RMA_STATUS_OK;
@@ -168,7 +151,7 @@ rma_status run(const Context& ctx, const rma_op_call& call, rma_error* err) {
   const rma_tensor &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
   if (numel(y) == 0) return RMA_STATUS_OK;
   // Integer division by zero is an error (every element of b is used).
-  if (is_int(b.dtype) && (k == RMA_BINARY_DIV || k == RMA_BINARY_MOD))
+  if (is_int_dtype(b.dtype) && (k == RMA_BINARY_DIV || k == RMA_BINARY_MOD))
     for (int64_t i = 0; i < numel(b); ++i)
       if ((b.dtype == RMA_DTYPE_I32 ? data<const int32_t>(b)[i] : data<const int64_t>(b)[i]) == 0)
         return fail(err, RMA_STATUS_INVALID_ARGUMENT,

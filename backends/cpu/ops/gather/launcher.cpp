@@ -15,32 +15,9 @@ namespace {
 constexpr const char* kOp = "gather";
 
 rma_status supported(const rma_op_call& call, rma_error* err) {
-  if (call.num_inputs < 2 || call.num_outputs < 1 || !call.attrs)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected data, indices, attrs, output y",
-                kOp);
-  const auto* a = static_cast<const rma_axis_attrs*>(call.attrs);
-  const rma_tensor &d = call.inputs[0], &idx = call.inputs[1], &y = call.outputs[0];
-  if (a->struct_size < sizeof(rma_axis_attrs) || a->axis < 0 || a->axis >= d.ndim)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: bad attrs or axis for a %d-D data", kOp,
-                d.ndim);
-  if (!is_valid(d.dtype) || is_quantized(dtype_of(d)) || y.dtype != d.dtype ||
-      (idx.dtype != RMA_DTYPE_I32 && idx.dtype != RMA_DTYPE_I64))
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: bad dtypes (data %s, indices %s, y %s)", kOp,
-                dtype_name(d.dtype), dtype_name(idx.dtype), dtype_name(y.dtype));
-  // y = data[:axis] + indices + data[axis+1:].
-  bool ok = y.ndim == d.ndim - 1 + idx.ndim;
-  for (int i = 0; ok && i < y.ndim; ++i) {
-    const int64_t want = i < a->axis              ? d.shape[i]
-                         : i < a->axis + idx.ndim ? idx.shape[i - a->axis]
-                                                  : d.shape[i - idx.ndim + 1];
-    ok = y.shape[i] == want;
-  }
-  if (!ok)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
-                "%s: y's shape is not data[:axis] + indices + "
-                "data[axis+1:]",
-                kOp);
-  if (!is_dense(d) || !is_dense(idx) || !is_dense(y))
+  if (rma_status st = check_gather_call(kOp, call, err)) return st;
+  const rma_tensor &data = call.inputs[0], &idx = call.inputs[1], &y = call.outputs[0];
+  if (!is_dense(data) || !is_dense(idx) || !is_dense(y))
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: the cpu runs dense tensors only", kOp);
   return RMA_STATUS_OK;
 }

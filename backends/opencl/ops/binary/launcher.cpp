@@ -15,29 +15,9 @@ namespace {
 
 constexpr const char* kOp = "binary";
 
-bool is_comparison(int32_t k) { return k >= RMA_BINARY_EQUAL && k <= RMA_BINARY_GREATER_EQUAL; }
-bool is_logic(int32_t k) { return k >= RMA_BINARY_AND && k <= RMA_BINARY_XOR; }
-
 rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
-  if (call.num_inputs != 2 || call.num_outputs != 1 || !call.attrs)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected inputs (a, b), attrs, one output",
-                kOp);
-  const auto* attrs = static_cast<const rma_binary_attrs*>(call.attrs);
-  if (attrs->struct_size < sizeof(rma_binary_attrs))
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: rma_binary_attrs too small", kOp);
-  const int32_t k = attrs->kind;
-  if (k < 0 || k >= RMA_BINARY_COUNT)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: unknown kind %d", kOp, k);
+  if (rma_status st = check_binary_call(kOp, call, err)) return st;
   const rma_tensor &a = call.inputs[0], &b = call.inputs[1], &y = call.outputs[0];
-  const bool dtype_ok = is_logic(k)           ? a.dtype == RMA_DTYPE_BOOL
-                        : k == RMA_BINARY_POW ? is_float_dtype(a.dtype)
-                                              : is_float_dtype(a.dtype) || is_int_dtype(a.dtype);
-  const int32_t y_dtype = is_comparison(k) ? RMA_DTYPE_BOOL : a.dtype;
-  if (!dtype_ok || b.dtype != a.dtype || y.dtype != y_dtype)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: kind %d with a %s, b %s, y %s", kOp, k,
-                dtype_label(a.dtype), dtype_label(b.dtype), dtype_label(y.dtype));
-  if (y.ndim > RMA_MAX_DIMS || !broadcasts_to(a, y) || !broadcasts_to(b, y))
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: a and b must broadcast to y's shape", kOp);
   if (!is_dense(a) || !is_dense(b) || !is_dense(y))
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
   return RMA_STATUS_OK;

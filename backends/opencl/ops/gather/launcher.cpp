@@ -14,30 +14,8 @@ namespace {
 constexpr const char* kOp = "gather";
 
 rma_status supported(const ClDevice&, const rma_op_call& call, rma_error* err) {
-  if (call.num_inputs != 2 || call.num_outputs != 1 || !call.attrs)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: expected data, indices, attrs, output y",
-                kOp);
-  const auto* a = static_cast<const rma_axis_attrs*>(call.attrs);
+  if (rma_status st = check_gather_call(kOp, call, err)) return st;
   const rma_tensor &data = call.inputs[0], &idx = call.inputs[1], &y = call.outputs[0];
-  if (a->struct_size < sizeof(rma_axis_attrs) || a->axis < 0 || a->axis >= data.ndim)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT, "%s: bad attrs or axis for a %d-D data", kOp,
-                data.ndim);
-  if (rma_status st = require_plain(kOp, "data", data, err)) return st;
-  if (y.dtype != data.dtype || !is_int_dtype(idx.dtype))
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
-                "%s: bad dtypes (data %s, indices %s, y %s): indices must be i32 or i64", kOp,
-                dtype_label(data.dtype), dtype_label(idx.dtype), dtype_label(y.dtype));
-  // y = data[:axis] + indices + data[axis+1:].
-  bool ok = idx.ndim >= 0 && y.ndim == data.ndim - 1 + idx.ndim;
-  for (int i = 0; ok && i < y.ndim; ++i) {
-    const int64_t want = i < a->axis              ? data.shape[i]
-                         : i < a->axis + idx.ndim ? idx.shape[i - a->axis]
-                                                  : data.shape[i - idx.ndim + 1];
-    ok = y.shape[i] == want;
-  }
-  if (!ok)
-    return fail(err, RMA_STATUS_INVALID_ARGUMENT,
-                "%s: y's shape is not data[:axis] + indices + data[axis+1:]", kOp);
   if (!is_dense(data) || !is_dense(idx) || !is_dense(y))
     return fail(err, RMA_STATUS_UNSUPPORTED, "%s: opencl runs dense tensors only", kOp);
   return RMA_STATUS_OK;
