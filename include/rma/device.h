@@ -24,11 +24,11 @@ class MemoryPool;
 class Plugin;
 
 struct MemoryStats {
-  uint64_t bytes_in_use = 0;     // handed out to tensors
-  uint64_t bytes_cached = 0;     // freed by tensors, kept for reuse
+  uint64_t bytes_in_use = 0;  // handed out to tensors
+  uint64_t bytes_cached = 0;  // freed by tensors, kept for reuse
   uint64_t peak_bytes_in_use = 0;
-  uint64_t device_allocs = 0;    // calls into the plugin's buffer_alloc
-  uint64_t pool_hits = 0;        // allocations served from the cache
+  uint64_t device_allocs = 0;  // calls into the plugin's buffer_alloc
+  uint64_t pool_hits = 0;      // allocations served from the cache
 };
 
 // A device allocation from a pool; returned to the pool on destruction.
@@ -57,6 +57,12 @@ class Buffer {
 class Stream;
 class Event;
 class Capture;
+
+// Names for what rma_device_info reports: "cpu", "gpu", "npu", "other";
+// the RMA_CAP_* bits set ("f16", "host_memory", ...; bits newer than this
+// build as one hex number).
+std::string device_type_name(int32_t type);
+std::vector<std::string> capability_names(uint64_t caps);
 
 class Device {
  public:

@@ -20,37 +20,6 @@ namespace {
 
 std::atomic<bool> g_started{false};
 
-std::string device_type_name(int32_t type) {
-  switch (type) {
-    case RMA_DEVICE_CPU:
-      return "cpu";
-    case RMA_DEVICE_GPU:
-      return "gpu";
-    case RMA_DEVICE_NPU:
-      return "npu";
-    case RMA_DEVICE_OTHER:
-      return "other";
-  }
-  return "unknown";
-}
-
-nb::list capability_names(uint64_t caps) {
-  static const std::pair<uint64_t, const char*> kNames[] = {
-      {RMA_CAP_F16, "f16"},
-      {RMA_CAP_BF16, "bf16"},
-      {RMA_CAP_QUANTIZED, "quantized"},
-      {RMA_CAP_HOST_MEMORY, "host_memory"},
-      {RMA_CAP_OP_KERNELS, "op_kernels"},
-      {RMA_CAP_GRAPH_COMPILE, "graph_compile"},
-      {RMA_CAP_ASYNC, "async"},
-      {RMA_CAP_CAPTURE, "capture"},
-  };
-  nb::list out;
-  for (const auto& [bit, name] : kNames)
-    if (caps & bit) out.append(name);
-  return out;
-}
-
 nb::dict describe(const Device& d) {
   nb::dict j;
   j["name"] = d.name();
@@ -65,7 +34,9 @@ nb::dict describe(const Device& d) {
   j["compute_units"] = info.compute_units;
   j["memory_total"] = info.memory_total;
   j["memory_free"] = info.memory_free;
-  j["capabilities"] = capability_names(info.capabilities);
+  nb::list caps;
+  for (const std::string& c : capability_names(info.capabilities)) caps.append(c);
+  j["capabilities"] = caps;
   const MemoryStats s = d.memory_stats();
   j["memory_in_use"] = s.bytes_in_use;
   j["memory_cached"] = s.bytes_cached;

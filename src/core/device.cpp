@@ -1,12 +1,56 @@
 #include "rma/device.h"
 
 #include <cstddef>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/device_impl.h"
 #include "rma/error.h"
 #include "rma/log.h"
 
 namespace rma {
+
+std::string device_type_name(int32_t type) {
+  switch (type) {
+    case RMA_DEVICE_CPU:
+      return "cpu";
+    case RMA_DEVICE_GPU:
+      return "gpu";
+    case RMA_DEVICE_NPU:
+      return "npu";
+    case RMA_DEVICE_OTHER:
+      return "other";
+  }
+  return "unknown (" + std::to_string(type) + ")";
+}
+
+std::vector<std::string> capability_names(uint64_t caps) {
+  static const std::pair<uint64_t, const char*> kNames[] = {
+      {RMA_CAP_F16, "f16"},
+      {RMA_CAP_BF16, "bf16"},
+      {RMA_CAP_QUANTIZED, "quantized"},
+      {RMA_CAP_HOST_MEMORY, "host_memory"},
+      {RMA_CAP_OP_KERNELS, "op_kernels"},
+      {RMA_CAP_GRAPH_COMPILE, "graph_compile"},
+      {RMA_CAP_ASYNC, "async"},
+      {RMA_CAP_CAPTURE, "capture"},
+  };
+  std::vector<std::string> out;
+  uint64_t known = 0;
+  for (const auto& [bit, n] : kNames) {
+    known |= bit;
+    if (caps & bit) out.emplace_back(n);
+  }
+  // Bits from a newer ABI than this build knows are shown, not dropped.
+  if (caps & ~known) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(caps & ~known));
+    out.emplace_back(buf);
+  }
+  return out;
+}
 
 namespace {
 rma_error make_error() { return rma_error{sizeof(rma_error), RMA_ABI_VERSION, {0}}; }
@@ -30,7 +74,11 @@ void* Buffer::host_ptr() const {
 
 // -------------------------------------------------------------- DeviceImpl
 DeviceImpl::DeviceImpl(const Plugin& p, rma_device h, int i, std::string n)
-    : api(p.api()), handle(h), index(i), name(std::move(n)), plugin_name(p.api().name),
+    : api(p.api()),
+      handle(h),
+      index(i),
+      name(std::move(n)),
+      plugin_name(p.api().name),
       pool(std::make_shared<MemoryPool>(*this)) {}
 
 DeviceImpl::~DeviceImpl() = default;
@@ -120,8 +168,7 @@ std::shared_ptr<Capture> Device::end_capture() const {
     pool = std::move(impl_->capture_pool);
   }
   if (!pool)
-    throw Error(ErrorCode::kInvalidArgument, "no capture is recording", "end_capture",
-                impl_->name);
+    throw Error(ErrorCode::kInvalidArgument, "no capture is recording", "end_capture", impl_->name);
   rma_error err = make_error();
   rma_capture handle = nullptr;
   uint64_t num_ops = 0;
@@ -207,8 +254,8 @@ void Device::import_kernels(std::span<const uint8_t> bytes) const {
 // ------------------------------------------------------------------ Stream
 Stream::Stream(Device device) : device_(std::move(device)) {
   rma_error err = make_error();
-  check_status(device_.api().stream_create(device_.handle(), &handle_, &err), err,
-               "stream_create", device_.name());
+  check_status(device_.api().stream_create(device_.handle(), &handle_, &err), err, "stream_create",
+               device_.name());
 }
 
 Stream::~Stream() {

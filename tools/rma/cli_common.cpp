@@ -35,45 +35,6 @@ rma_op resolve_op(const std::string& name) {
   throw UsageError("unknown op '" + name + "'; ops: " + known);
 }
 
-std::string device_type_name(int32_t type) {
-  switch (type) {
-    case RMA_DEVICE_CPU:
-      return "cpu";
-    case RMA_DEVICE_GPU:
-      return "gpu";
-    case RMA_DEVICE_NPU:
-      return "npu";
-    case RMA_DEVICE_OTHER:
-      return "other";
-  }
-  return "unknown (" + std::to_string(type) + ")";
-}
-
-std::vector<std::string> capability_names(uint64_t caps) {
-  static const std::pair<uint64_t, const char*> kNames[] = {
-      {RMA_CAP_F16, "f16"},
-      {RMA_CAP_BF16, "bf16"},
-      {RMA_CAP_QUANTIZED, "quantized"},
-      {RMA_CAP_HOST_MEMORY, "host_memory"},
-      {RMA_CAP_OP_KERNELS, "op_kernels"},
-      {RMA_CAP_GRAPH_COMPILE, "graph_compile"},
-      {RMA_CAP_ASYNC, "async"},
-  };
-  std::vector<std::string> out;
-  uint64_t known = 0;
-  for (const auto& [bit, n] : kNames) {
-    known |= bit;
-    if (caps & bit) out.emplace_back(n);
-  }
-  // Bits from a newer ABI than this tool knows are shown, not dropped.
-  if (caps & ~known) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(caps & ~known));
-    out.emplace_back(buf);
-  }
-  return out;
-}
-
 std::string format_bytes(uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);

@@ -18,8 +18,6 @@ std::vector<Device> resolve_devices(const std::string& spec);
 // rma_op by name; throws UsageError listing the op names otherwise.
 rma_op resolve_op(const std::string& name);
 
-std::string device_type_name(int32_t type);  // "cpu", "gpu", "npu", "other"
-std::vector<std::string> capability_names(uint64_t caps);
 std::string format_bytes(uint64_t bytes);  // "15.6 GiB"
 
 // Splits `text` at spaces into lines of at most `width` characters (a word
